@@ -1,0 +1,94 @@
+//! The one error type of the request path, and its one map to HTTP statuses.
+//!
+//! Handlers return `Err(Error)`; `conn.rs` turns it into a response with `status()`, a body that
+//! is the reason phrase (never `to_string()` of a cause, never a host path), and closes the
+//! connection when `must_close()` says so.
+
+use std::io;
+
+use crate::http::parse::ParseError;
+
+/// Everything that can stop a request short of a normal response.
+#[derive(Debug)]
+pub enum Error {
+    /// The request head could not be parsed or violated the protocol.
+    Parse(ParseError),
+    /// A malformed request that parsed: bad path, bad chunk, bad body (400).
+    BadRequest(&'static str),
+    /// The request head or a body gap took too long (408).
+    Timeout,
+    /// `Content-Length` or a chunked body over `max_body_bytes` (413).
+    BodyTooLarge,
+    /// No such file, or hidden by policy (404).
+    NotFound,
+    /// Refused by policy or by the file system (403).
+    Forbidden,
+    /// Credentials missing or wrong (401 with `WWW-Authenticate`).
+    Unauthorized,
+    /// The method is not allowed here; carries the `Allow` value (405).
+    MethodNotAllowed(String),
+    /// A method the server does not implement (501).
+    NotImplemented,
+    /// A precondition header failed (412).
+    PreconditionFailed,
+    /// The write conflicts with what is on disk (409).
+    Conflict,
+    /// The disk is full (507).
+    InsufficientStorage,
+    /// Over `max_connections` (503 with `Retry-After`).
+    Overloaded,
+    /// An I/O error on the file system (500 unless mapped below).
+    Io(io::Error),
+}
+
+impl Error {
+    /// The status code a client receives for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Parse(ParseError::Malformed(_)) | Error::BadRequest(_) => 400,
+            Error::Parse(ParseError::UriTooLong) => 414,
+            Error::Parse(ParseError::HeadTooLarge) => 431,
+            Error::Parse(ParseError::VersionNotSupported) => 505,
+            Error::Parse(ParseError::UnsupportedCoding) | Error::NotImplemented => 501,
+            Error::Timeout => 408,
+            Error::BodyTooLarge => 413,
+            Error::NotFound => 404,
+            Error::Forbidden => 403,
+            Error::Unauthorized => 401,
+            Error::MethodNotAllowed(_) => 405,
+            Error::PreconditionFailed => 412,
+            Error::Conflict => 409,
+            Error::InsufficientStorage => 507,
+            Error::Overloaded => 503,
+            Error::Io(e) => io_status(e),
+        }
+    }
+
+    /// True when the connection cannot carry another request after this error.
+    pub fn must_close(&self) -> bool {
+        matches!(self.status(), 400 | 408 | 413 | 414 | 431 | 501 | 503 | 505)
+    }
+}
+
+/// Maps a file-system error to a status without exposing its text.
+fn io_status(e: &io::Error) -> u16 {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => 403,
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => 507,
+        io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::IsADirectory => 409,
+        _ => 500,
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Parse(e)
+    }
+}

@@ -1,0 +1,1 @@
+//! The file system side: path normalisation, listings, ETags.

@@ -1,0 +1,98 @@
+//! The HTTP/1.1 wire protocol: request parsing, body framing, response writing.
+
+pub mod parse;
+
+use std::fmt;
+
+/// A request method. Unknown tokens are kept so that they can be answered 501.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Trace,
+    Connect,
+    /// A syntactically valid token the server does not implement.
+    Other(String),
+}
+
+impl Method {
+    /// Every method the server implements, in the order `Allow` lists them.
+    pub const IMPLEMENTED: [Method; 8] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Options,
+        Method::Trace,
+    ];
+
+    /// Parses a method token (case-sensitive, RFC 9110 §9.1).
+    pub fn from_token(token: &str) -> Method {
+        match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "CONNECT" => Method::Connect,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    /// The method's token as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
+            Method::Other(s) => s,
+        }
+    }
+
+    /// True for the methods that change files: PUT, POST, PATCH, DELETE.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Method::Put | Method::Post | Method::Patch | Method::Delete
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The protocol version of a request. HTTP/1.x with x > 1 is read as 1.1 (RFC 9110 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+impl Version {
+    /// The version as written in a status line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
