@@ -1,0 +1,393 @@
+//! Request paths to files: normalisation that cannot leave the root, then resolution under it.
+//!
+//! Two steps, kept apart so the first is a pure function that can be fuzzed:
+//! [`normalize_path`] turns the raw path of a request target into a clean, decoded, absolute
+//! path or refuses it (400); [`resolve`] maps that path under a canonical root, applying the
+//! hidden-file policy and the rule that a symlink leading outside the root is absent (404).
+
+use std::fmt;
+use std::fs::{self, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Name prefix of upload temporary files; such names are never read or listed (SPEC §4).
+pub const TEMP_PREFIX: &str = ".shelf-tmp-";
+
+/// Why a request path was refused; every variant becomes 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// The path does not start with `/`.
+    NotAbsolute,
+    /// A `%` not followed by two hex digits.
+    BadEscape,
+    /// An encoded separator, `%2f` or `%5c`, which would smuggle a `/` or `\` past the split.
+    EncodedSeparator,
+    /// A NUL byte, raw or as `%00`.
+    Nul,
+    /// A raw `\`, which some file systems treat as a separator.
+    Backslash,
+    /// Dot segments that climb above the root, such as `/../x`.
+    AboveRoot,
+    /// The decoded bytes are not UTF-8.
+    NotUtf8,
+}
+
+impl PathError {
+    /// A short, fixed phrase for logs and 400 bodies; never contains the path itself.
+    pub fn reason(self) -> &'static str {
+        match self {
+            PathError::NotAbsolute => "path must start with /",
+            PathError::BadEscape => "invalid percent-escape in path",
+            PathError::EncodedSeparator => "encoded / or \\ in path",
+            PathError::Nul => "NUL byte in path",
+            PathError::Backslash => "backslash in path",
+            PathError::AboveRoot => "path climbs above the root",
+            PathError::NotUtf8 => "path is not UTF-8",
+        }
+    }
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// Decodes and normalises the path part of a request target (no query).
+///
+/// The result starts with `/`, has no empty, `.` or `..` segments, keeps a trailing slash when
+/// the input had one (or ended in a dot segment), and is valid UTF-8.
+pub fn normalize_path(raw: &str) -> Result<String, PathError> {
+    let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut trailing_slash = false;
+    // Splitting on the raw `/` before decoding is sound because encoded separators are refused.
+    for raw_segment in rest.split('/') {
+        let segment = decode_segment(raw_segment)?;
+        // RFC 3986 §5.2.4: a final "." or ".." segment leaves the output ending in "/".
+        trailing_slash = matches!(segment.as_slice(), b"" | b"." | b"..");
+        match segment.as_slice() {
+            b"" | b"." => {}
+            // RFC 3986 clamps ".." at the root; we refuse instead, as the SPEC asks (400).
+            b".." => {
+                stack.pop().ok_or(PathError::AboveRoot)?;
+            }
+            _ => stack.push(segment),
+        }
+    }
+    join_segments(&stack, trailing_slash)
+}
+
+/// Percent-decodes one segment (RFC 3986 §2.1), refusing what could change its meaning.
+fn decode_segment(raw: &str) -> Result<Vec<u8>, PathError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = match bytes[i] {
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex_value);
+                let lo = bytes.get(i + 2).copied().and_then(hex_value);
+                let (Some(hi), Some(lo)) = (hi, lo) else {
+                    return Err(PathError::BadEscape);
+                };
+                i += 3;
+                match hi << 4 | lo {
+                    b'/' | b'\\' => return Err(PathError::EncodedSeparator),
+                    decoded => decoded,
+                }
+            }
+            b'\\' => return Err(PathError::Backslash),
+            raw_byte => {
+                i += 1;
+                raw_byte
+            }
+        };
+        if byte == 0 {
+            return Err(PathError::Nul);
+        }
+        out.push(byte);
+    }
+    Ok(out)
+}
+
+/// The value of one ASCII hex digit.
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Joins decoded segments into `/a/b` (or `/a/b/`), checking the whole is UTF-8.
+fn join_segments(stack: &[Vec<u8>], trailing_slash: bool) -> Result<String, PathError> {
+    let mut out = Vec::with_capacity(stack.iter().map(|s| s.len() + 1).sum::<usize>() + 1);
+    for segment in stack {
+        out.push(b'/');
+        out.extend_from_slice(segment);
+    }
+    if trailing_slash || out.is_empty() {
+        out.push(b'/');
+    }
+    String::from_utf8(out).map_err(|_| PathError::NotUtf8)
+}
+
+/// A path that exists under the root, ready to be served or listed.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The canonical path, inside the root.
+    pub path: PathBuf,
+    /// Metadata of the target (symlinks followed).
+    pub metadata: Metadata,
+    /// True for a directory.
+    pub is_dir: bool,
+}
+
+/// Why a normalised path does not lead to something servable.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// Missing, hidden by policy, a temporary upload file, or a symlink leading outside the root (404).
+    NotFound,
+    /// Any other file-system failure, such as permission denied; the caller maps it to a status.
+    Io(io::Error),
+}
+
+impl From<io::Error> for ResolveError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            // ENOTDIR: a path through a regular file, `/file.txt/x`.
+            io::ErrorKind::NotFound
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::InvalidFilename => ResolveError::NotFound,
+            _ => ResolveError::Io(e),
+        }
+    }
+}
+
+/// Maps a path from [`normalize_path`] under `root`, which must already be canonical.
+///
+/// Segments starting with `.` are absent unless `hidden`; temporary upload files always are.
+/// Symlinks are followed, but a target outside `root` is absent. A trailing slash on something
+/// that is not a directory is absent too, as it would be for a file system lookup.
+pub fn resolve(root: &Path, norm: &str, hidden: bool) -> Result<Resolved, ResolveError> {
+    let mut joined = root.to_path_buf();
+    for segment in norm.split('/').filter(|s| !s.is_empty()) {
+        if !is_visible_name(segment, hidden) {
+            return Err(ResolveError::NotFound);
+        }
+        joined.push(segment);
+    }
+    let path = joined.canonicalize()?;
+    // SPEC §3: "a symlink whose target lies outside the root is treated as absent".
+    if !path.starts_with(root) {
+        return Err(ResolveError::NotFound);
+    }
+    let metadata = fs::metadata(&path)?;
+    let is_dir = metadata.is_dir();
+    if norm.ends_with('/') && !is_dir {
+        return Err(ResolveError::NotFound);
+    }
+    Ok(Resolved {
+        path,
+        metadata,
+        is_dir,
+    })
+}
+
+/// True when a file name may be read or listed under the `hidden` policy.
+pub fn is_visible_name(name: &str, hidden: bool) -> bool {
+    if name.starts_with(TEMP_PREFIX) {
+        return false;
+    }
+    hidden || !name.starts_with('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `normalize_path` table, in the manner of darkhttpd's `test_make_safe_uri.c`:
+    /// hostile rows first, then the ordinary ones.
+    #[test]
+    fn normalize_path_table() {
+        use PathError::*;
+        let rows: &[(&str, Result<&str, PathError>)] = &[
+            // Climbing above the root, plain and encoded.
+            ("/..", Err(AboveRoot)),
+            ("/../", Err(AboveRoot)),
+            ("/../x", Err(AboveRoot)),
+            ("/a/../..", Err(AboveRoot)),
+            ("/a/../../x", Err(AboveRoot)),
+            ("/%2e%2e/x", Err(AboveRoot)),
+            ("/%2E%2E", Err(AboveRoot)),
+            ("/.%2e/x", Err(AboveRoot)),
+            ("/a/../../a/x", Err(AboveRoot)),
+            // Encoded separators.
+            ("/%2f", Err(EncodedSeparator)),
+            ("/a%2Fb", Err(EncodedSeparator)),
+            ("/a%5cb", Err(EncodedSeparator)),
+            ("/a%5C..%5C..%5Cetc", Err(EncodedSeparator)),
+            ("/..%2f..%2fetc", Err(EncodedSeparator)),
+            // Backslash and NUL.
+            ("/a\\b", Err(Backslash)),
+            ("/..\\x", Err(Backslash)),
+            ("/%00", Err(Nul)),
+            ("/a\0b", Err(Nul)),
+            ("/a.txt%00.html", Err(Nul)),
+            // Bad escapes.
+            ("/a%", Err(BadEscape)),
+            ("/a%4", Err(BadEscape)),
+            ("/a%g0", Err(BadEscape)),
+            ("/%zz", Err(BadEscape)),
+            ("/%%41", Err(BadEscape)),
+            // Not UTF-8 once decoded.
+            ("/%ff", Err(NotUtf8)),
+            ("/%C3", Err(NotUtf8)),
+            ("/%c0%ae%c0%ae/x", Err(NotUtf8)),
+            // Not absolute.
+            ("", Err(NotAbsolute)),
+            ("a/b", Err(NotAbsolute)),
+            ("*", Err(NotAbsolute)),
+            // Ordinary paths.
+            ("/", Ok("/")),
+            ("//", Ok("/")),
+            ("/.", Ok("/")),
+            ("/a/b", Ok("/a/b")),
+            ("//a//b/", Ok("/a/b/")),
+            ("/a/./b", Ok("/a/b")),
+            ("/a/b/.", Ok("/a/b/")),
+            ("/a/b/..", Ok("/a/")),
+            ("/a/b/../", Ok("/a/")),
+            ("/a/..", Ok("/")),
+            ("/a/%2E./b", Ok("/b")),
+            ("/a/%2e/b", Ok("/a/b")),
+            ("/a/.b/..c", Ok("/a/.b/..c")),
+            ("/a/.../b", Ok("/a/.../b")),
+            ("/%C3%A9t%C3%A9", Ok("/été")),
+            ("/été", Ok("/été")),
+            ("/a%20b", Ok("/a b")),
+            ("/a b", Ok("/a b")),
+            ("/a+b", Ok("/a+b")),
+            ("/%41%7e", Ok("/A~")),
+            ("/a/%252e%252e/", Ok("/a/%2e%2e/")),
+        ];
+        for (raw, want) in rows {
+            let got = normalize_path(raw);
+            assert_eq!(
+                got.as_deref(),
+                want.as_ref().copied(),
+                "normalize_path({raw:?})"
+            );
+        }
+    }
+
+    /// A throwaway directory under the system temp dir, removed on drop.
+    struct TempRoot(PathBuf);
+
+    impl TempRoot {
+        fn new(tag: &str) -> TempRoot {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static COUNTER: AtomicU32 = AtomicU32::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("shelf-path-{tag}-{}-{n}", std::process::id());
+            let dir = std::env::temp_dir().join(name);
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            TempRoot(dir.canonicalize().unwrap())
+        }
+    }
+
+    impl Drop for TempRoot {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Builds a root with files, folders, dot-files, a temp file and symlinks in and out of it.
+    /// Returns the root and an outside folder (both removed on drop).
+    fn fixture() -> (TempRoot, TempRoot) {
+        let root = TempRoot::new("root");
+        let outside = TempRoot::new("outside");
+        let r = &root.0;
+        fs::write(r.join("file.txt"), b"hello").unwrap();
+        fs::create_dir(r.join("dir")).unwrap();
+        fs::write(r.join("dir/inner.txt"), b"inner").unwrap();
+        fs::write(r.join(".secret"), b"s").unwrap();
+        fs::create_dir(r.join(".git")).unwrap();
+        fs::write(r.join(".git/config"), b"c").unwrap();
+        fs::write(r.join(format!("{TEMP_PREFIX}123")), b"partial").unwrap();
+        fs::write(outside.0.join("passwd"), b"root:x").unwrap();
+        std::os::unix::fs::symlink("file.txt", r.join("link-in")).unwrap();
+        std::os::unix::fs::symlink(outside.0.join("passwd"), r.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(&outside.0, r.join("dir-out")).unwrap();
+        std::os::unix::fs::symlink("dir", r.join("dir-in")).unwrap();
+        std::os::unix::fs::symlink("missing", r.join("dangling")).unwrap();
+        (root, outside)
+    }
+
+    #[test]
+    fn resolve_table() {
+        let (root, _outside) = fixture();
+        let r = &root.0;
+        // (path, hidden, Some(is_dir) when found)
+        let rows: &[(&str, bool, Option<bool>)] = &[
+            // Hostile rows first: escapes by symlink, hidden and temporary names.
+            ("/link-out", true, None),
+            ("/dir-out/passwd", true, None),
+            ("/dir-out/", true, None),
+            ("/.secret", false, None),
+            ("/.git/config", false, None),
+            ("/.shelf-tmp-123", true, None),
+            ("/.shelf-tmp-123", false, None),
+            ("/file.txt/x", false, None),
+            ("/file.txt/", false, None),
+            ("/missing", false, None),
+            ("/dangling", false, None),
+            ("/dir/missing/deeper", false, None),
+            // Found.
+            ("/", false, Some(true)),
+            ("/file.txt", false, Some(false)),
+            ("/dir", false, Some(true)),
+            ("/dir/", false, Some(true)),
+            ("/dir/inner.txt", false, Some(false)),
+            ("/link-in", false, Some(false)),
+            ("/dir-in/inner.txt", false, Some(false)),
+            ("/.secret", true, Some(false)),
+            ("/.git/config", true, Some(false)),
+        ];
+        for &(norm, hidden, want) in rows {
+            let got = resolve(r, norm, hidden);
+            match (want, got) {
+                (None, Err(ResolveError::NotFound)) => {}
+                (Some(is_dir), Ok(res)) => {
+                    assert_eq!(res.is_dir, is_dir, "{norm} hidden={hidden}");
+                    assert_eq!(res.metadata.is_dir(), is_dir, "{norm}");
+                    assert!(res.path.starts_with(r), "{norm} resolved outside root");
+                }
+                (want, got) => {
+                    panic!("resolve({norm:?}, hidden={hidden}): want {want:?}, got {got:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn resolve_returns_canonical_target_of_symlink() {
+        let (root, _outside) = fixture();
+        let res = resolve(&root.0, "/link-in", false).unwrap();
+        assert_eq!(res.path, root.0.join("file.txt"));
+        assert_eq!(res.metadata.len(), 5);
+    }
+
+    #[test]
+    fn temp_names_are_never_visible() {
+        assert!(!is_visible_name(".shelf-tmp-x", true));
+        assert!(!is_visible_name(".env", false));
+        assert!(is_visible_name(".env", true));
+        assert!(is_visible_name("a.txt", false));
+    }
+}
