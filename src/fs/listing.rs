@@ -418,7 +418,7 @@ const STYLE: &str = "
 body{margin:0;background:var(--bg);color:var(--fg);
 font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,sans-serif}
 main{max-width:960px;margin:0 auto;padding:2rem 1rem}
-h1{font-size:1.35rem;font-weight:600;margin:0 0 1.25rem;word-break:break-all}
+h1{font-size:1.35rem;font-weight:600;margin:0 0 1.25rem;overflow-wrap:anywhere}
 table{width:100%;border-collapse:collapse;border:1px solid var(--line);border-radius:6px}
 th,td{padding:.45rem .75rem;text-align:left;white-space:nowrap}
 th{font-weight:600;border-bottom:1px solid var(--line);background:var(--zebra)}
@@ -427,21 +427,21 @@ th a:hover{color:var(--link)}
 .arrow{font-size:.7em;margin-left:.35em;color:var(--muted)}
 tbody tr:nth-child(even){background:var(--zebra)}
 tbody tr:hover{background:var(--hover)}
-td.name{width:100%;white-space:normal;word-break:break-all}
+td.name{width:100%;white-space:normal;overflow-wrap:anywhere}
 td.name a{color:var(--link);text-decoration:none}
 td.name a:hover{text-decoration:underline}
-td.name a::before{content:\"\";display:inline-block;width:.9em;height:1.05em;
+td.name a::before{content:\"\";display:inline-block;width:1.1em;height:1.05em;
 margin-right:.6em;vertical-align:-.15em;background:var(--file);
-clip-path:polygon(0 0,65% 0,100% 30%,100% 100%,0 100%)}
+clip-path:polygon(10% 0,62% 0,90% 28%,90% 100%,10% 100%)}
 tr.dir td.name a{font-weight:600}
-tr.dir td.name a::before,tr.up td.name a::before{width:1.1em;height:.9em;vertical-align:-.05em;
+tr.dir td.name a::before,tr.up td.name a::before{height:.9em;vertical-align:-.05em;
 background:var(--folder);clip-path:polygon(0 0,40% 0,50% 18%,100% 18%,100% 100%,0 100%)}
 tr.up td.name a::before{opacity:.55}
 th.size,td.size{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}
 td.date{color:var(--muted);font-variant-numeric:tabular-nums}
 tr.empty td{color:var(--muted);font-style:italic;text-align:center}
 footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}
-@media (max-width:600px){th.date,td.date{display:none}}
+@media (max-width:600px){th.modified,td.date{display:none}}
 ";
 
 #[cfg(test)]
