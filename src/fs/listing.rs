@@ -1,7 +1,7 @@
 //! Directory listings (SPEC §3): reading a folder, sorting it, and rendering it as JSON or HTML.
 //!
 //! Everything here is a pure function of the entries except [`read_entries`]; the caller picks
-//! JSON or HTML from `Accept` and adds `Cache-Control: no-cache` and the ETag.
+//! JSON or HTML (`html.rs`) from `Accept` and adds `Cache-Control: no-cache` and the ETag.
 
 use std::cmp::Ordering;
 use std::fs;
@@ -10,6 +10,11 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::path::is_visible_name;
+
+/// The HTML page; split out because the markup and its stylesheet are a concern of their own.
+mod html;
+
+pub use html::render_html;
 
 /// One row of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,178 +277,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// Renders a self-contained HTML5 listing page for the folder at `url_path` (decoded, with a
-/// trailing slash), with sortable column headers reflecting `key` and `order`.
-pub fn render_html(url_path: &str, entries: &[Entry], key: SortKey, order: Order) -> String {
-    let title = format!("Index of {}", escape_html(url_path));
-    let mut out = String::with_capacity(2048 + entries.len() * 256);
-    out.push_str(&format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
-         <h1>{title}</h1>\n"
-    ));
-    // UPLOAD FORM: when writes are allowed here (SPEC §4, POST to a folder), a
-    // `<form method="post" enctype="multipart/form-data">` goes at this spot, above the table.
-    out.push_str("<!-- upload form -->\n");
-    out.push_str("<table>\n<thead>\n<tr>");
-    for (column, label) in [
-        (SortKey::Name, "Name"),
-        (SortKey::Size, "Size"),
-        (SortKey::Modified, "Modified"),
-    ] {
-        out.push_str(&header_cell(column, label, key, order));
-    }
-    out.push_str("</tr>\n</thead>\n<tbody>\n");
-    if url_path != "/" {
-        out.push_str(
-            "<tr class=\"up\"><td class=\"name\"><a href=\"../\">../</a></td>\
-             <td class=\"size\"></td><td class=\"date\"></td></tr>\n",
-        );
-    }
-    for entry in entries {
-        out.push_str(&entry_row(entry));
-    }
-    if entries.is_empty() {
-        out.push_str("<tr class=\"empty\"><td colspan=\"3\">This folder is empty.</td></tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n<footer>shelf</footer>\n</main>\n</body>\n</html>\n");
-    out
-}
-
-/// One `<th>`: a link that sorts by `column`, toggling the order when it is already active.
-fn header_cell(column: SortKey, label: &str, key: SortKey, order: Order) -> String {
-    let class = column.as_str();
-    if column != key {
-        return format!(
-            "<th class=\"{class}\"><a href=\"?sort={class}&amp;order=asc\">{label}</a></th>"
-        );
-    }
-    let (aria, arrow) = match order {
-        Order::Asc => ("ascending", "\u{25b2}"),
-        Order::Desc => ("descending", "\u{25bc}"),
-    };
-    format!(
-        "<th class=\"{class} active\" aria-sort=\"{aria}\"><a href=\"?sort={class}&amp;order={}\">\
-         {label}<span class=\"arrow\" aria-hidden=\"true\">{arrow}</span></a></th>",
-        order.toggled().as_str()
-    )
-}
-
-/// One `<tr>` for an entry: linked name, human size, UTC date.
-fn entry_row(entry: &Entry) -> String {
-    let (class, slash) = if entry.is_dir {
-        ("dir", "/")
-    } else {
-        ("file", "")
-    };
-    let size = if entry.is_dir {
-        "<td class=\"size\">\u{2014}</td>".to_string()
-    } else {
-        format!(
-            "<td class=\"size\" title=\"{} bytes\">{}</td>",
-            entry.size,
-            human_size(entry.size)
-        )
-    };
-    let c = Civil::from_time(entry.modified);
-    format!(
-        "<tr class=\"{class}\"><td class=\"name\"><a href=\"{href}{slash}\">{text}{slash}</a></td>\
-         {size}<td class=\"date\"><time datetime=\"{iso}\">{:04}-{:02}-{:02} {:02}:{:02}</time></td></tr>\n",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        href = encode_href(&entry.name),
-        text = escape_html(&entry.name),
-        iso = format_rfc3339(entry.modified),
-    )
-}
-
-/// A size for people: bytes below 1 KiB, else one decimal in binary units (`1.2 KiB`).
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    // Step up before the value would print as "1024.0".
-    while value >= 1023.95 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// Percent-encodes a file name for a relative href: every byte but the RFC 3986 unreserved
-/// characters, so `?`, `#`, `:` and non-ASCII cannot change how the link is read.
-fn encode_href(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for &b in name.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML content and quoted attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The page's inline stylesheet: system fonts, a centred column, zebra and hover rows, CSS-drawn
-/// folder and file marks, and a dark variant.
-const STYLE: &str = "
-:root{color-scheme:light dark;--fg:#1f2328;--muted:#656d76;--bg:#fff;--line:#d0d7de;
---zebra:#f6f8fa;--hover:#eaeef2;--link:#0969da;--folder:#d4a72c;--file:#8c959f}
-@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#8d96a0;--bg:#0d1117;
---line:#30363d;--zebra:#161b22;--hover:#1f2630;--link:#4493f8;--folder:#d29922;--file:#6e7681}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);
-font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,sans-serif}
-main{max-width:960px;margin:0 auto;padding:2rem 1rem}
-h1{font-size:1.35rem;font-weight:600;margin:0 0 1.25rem;overflow-wrap:anywhere}
-table{width:100%;border-collapse:collapse;border:1px solid var(--line);border-radius:6px}
-th,td{padding:.45rem .75rem;text-align:left;white-space:nowrap}
-th{font-weight:600;border-bottom:1px solid var(--line);background:var(--zebra)}
-th a{color:var(--fg);text-decoration:none}
-th a:hover{color:var(--link)}
-.arrow{font-size:.7em;margin-left:.35em;color:var(--muted)}
-tbody tr:nth-child(even){background:var(--zebra)}
-tbody tr:hover{background:var(--hover)}
-td.name{width:100%;white-space:normal;overflow-wrap:anywhere}
-td.name a{color:var(--link);text-decoration:none}
-td.name a:hover{text-decoration:underline}
-td.name a::before{content:\"\";display:inline-block;width:1.1em;height:1.05em;
-margin-right:.6em;vertical-align:-.15em;background:var(--file);
-clip-path:polygon(10% 0,62% 0,90% 28%,90% 100%,10% 100%)}
-tr.dir td.name a{font-weight:600}
-tr.dir td.name a::before,tr.up td.name a::before{height:.9em;vertical-align:-.05em;
-background:var(--folder);clip-path:polygon(0 0,40% 0,50% 18%,100% 18%,100% 100%,0 100%)}
-tr.up td.name a::before{opacity:.55}
-th.size,td.size{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}
-td.date{color:var(--muted);font-variant-numeric:tabular-nums}
-tr.empty td{color:var(--muted);font-style:italic;text-align:center}
-footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}
-@media (max-width:600px){th.modified,td.date{display:none}}
-";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,77 +418,6 @@ mod tests {
         ];
         for &(t, want) in rows {
             assert_eq!(format_rfc3339(t), want);
-        }
-    }
-
-    #[test]
-    fn html_escapes_names_and_path() {
-        let html = render_html(
-            "/<b>&'\"/",
-            &[entry("<script>alert(1)</script>", false, 1, 0)],
-            SortKey::Name,
-            Order::Asc,
-        );
-        assert!(!html.contains("<script>"));
-        assert!(!html.contains("<b>"));
-        assert!(html.contains("<title>Index of /&lt;b&gt;&amp;&#39;&quot;/</title>"));
-        assert!(html.contains(">&lt;script&gt;alert(1)&lt;/script&gt;</a>"));
-        assert!(html.contains("href=\"%3Cscript%3Ealert%281%29%3C%2Fscript%3E\""));
-    }
-
-    #[test]
-    fn href_encoding_table() {
-        let rows: &[(&str, &str)] = &[
-            ("a b#?.txt", "a%20b%23%3F.txt"),
-            ("été.txt", "%C3%A9t%C3%A9.txt"),
-            ("c:d", "c%3Ad"),
-            ("100%", "100%25"),
-            ("\"'&<>", "%22%27%26%3C%3E"),
-            ("A-z_0.9~", "A-z_0.9~"),
-        ];
-        for &(name, want) in rows {
-            assert_eq!(encode_href(name), want, "{name:?}");
-        }
-    }
-
-    #[test]
-    fn html_rows_links_and_headers() {
-        let entries = [
-            entry("sub dir", true, 0, 0),
-            entry("f.bin", false, 1_288, 1_795_691_345),
-        ];
-        let html = render_html("/docs/", &entries, SortKey::Size, Order::Desc);
-        assert!(html.starts_with("<!DOCTYPE html>"));
-        assert!(html.contains("<meta charset=\"utf-8\">"));
-        assert!(html.contains("<h1>Index of /docs/</h1>"));
-        assert!(html.contains("<a href=\"../\">../</a>"));
-        assert!(html.contains("<a href=\"sub%20dir/\">sub dir/</a>"));
-        assert!(html.contains("title=\"1288 bytes\">1.3 KiB</td>"));
-        assert!(html.contains(">2026-11-26 11:09</time>"));
-        // The active column toggles its order; the others start ascending.
-        assert!(html.contains("href=\"?sort=size&amp;order=asc\">Size"));
-        assert!(html.contains("href=\"?sort=name&amp;order=asc\">Name</a>"));
-        assert!(html.contains("href=\"?sort=modified&amp;order=asc\">Modified</a>"));
-        assert!(html.contains("<!-- upload form -->"));
-        let root = render_html("/", &[], SortKey::Name, Order::Asc);
-        assert!(!root.contains("href=\"../\""));
-        assert!(root.contains("This folder is empty."));
-        assert!(root.contains("href=\"?sort=name&amp;order=desc\">Name"));
-    }
-
-    #[test]
-    fn human_size_table() {
-        let rows: &[(u64, &str)] = &[
-            (0, "0 B"),
-            (1023, "1023 B"),
-            (1024, "1.0 KiB"),
-            (1_229, "1.2 KiB"),
-            (1_048_575, "1.0 MiB"),
-            (3_565_158, "3.4 MiB"),
-            (u64::MAX, "16.0 EiB"),
-        ];
-        for &(bytes, want) in rows {
-            assert_eq!(human_size(bytes), want, "{bytes}");
         }
     }
 

@@ -336,6 +336,9 @@ mod tests {
         // (path, hidden, Some(is_dir) when found)
         let rows: &[(&str, bool, Option<bool>)] = &[
             // Hostile rows first: escapes by symlink, hidden and temporary names.
+            // Not normalised: the root check still holds if a caller skips normalize_path.
+            ("/../", true, None),
+            ("/dir/../../", true, None),
             ("/link-out", true, None),
             ("/dir-out/passwd", true, None),
             ("/dir-out/", true, None),
