@@ -4,7 +4,9 @@
 //! this type, checking everything once so that the request path can trust every field.
 
 mod file;
+mod locate;
 pub mod reload;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
