@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::locate::Source;
 use super::value::{
-    AtLeast, BcryptHash, Cidr, FieldValue, HeaderName, IndexName, Level, Listen, LogLevel,
-    MediaRange, Methods, NotFound, Origin, Pattern, UserName,
+    self, AtLeast, BcryptHash, FieldValue, HeaderName, Level, Listen, LogLevel, Methods, NotFound,
+    Pattern, UserName,
 };
 use super::{
     AclRule, CacheConfig, CompressionConfig, Config, ConfigError, CorsConfig, LogConfig, MethodSet,
@@ -260,12 +260,14 @@ impl Check<'_> {
         Ok(path)
     }
 
-    /// Converts each element, naming `key[i]` on refusal.
-    fn list<T>(&self, key: &str, raw: Vec<String>) -> Result<Vec<T>, ConfigError>
-    where
-        T: TryFrom<String, Error = String>,
-    {
-        let convert = |(i, s)| T::try_from(s).map_err(|m| self.fail(&format!("{key}[{i}]"), m));
+    /// Checks each element, naming `key[i]` on refusal.
+    fn list<T>(
+        &self,
+        key: &str,
+        raw: Vec<String>,
+        check: fn(String) -> Result<T, String>,
+    ) -> Result<Vec<T>, ConfigError> {
+        let convert = |(i, s)| check(s).map_err(|m| self.fail(&format!("{key}[{i}]"), m));
         raw.into_iter().enumerate().map(convert).collect()
     }
 
@@ -312,11 +314,7 @@ impl RawConfig {
                 max_file_bytes: self.cache.max_file_bytes,
             },
             cors: CorsConfig {
-                origins: c
-                    .list("cors.origins", self.cors.origins)?
-                    .into_iter()
-                    .map(|o: Origin| o.0)
-                    .collect(),
+                origins: c.list("cors.origins", self.cors.origins, value::origin)?,
             },
             log: LogConfig {
                 level: self.log.level.0,
@@ -341,11 +339,7 @@ fn server(raw: RawServer, c: &Check) -> Result<ServerConfig, ConfigError> {
     Ok(ServerConfig {
         listen: raw.listen.0,
         root: c.dir("server.root", &raw.root)?,
-        index: c
-            .list("server.index", raw.index)?
-            .into_iter()
-            .map(|i: IndexName| i.0)
-            .collect(),
+        index: c.list("server.index", raw.index, value::index_name)?,
         listing: raw.listing,
         hidden: raw.hidden,
         not_found: raw.not_found.0,
@@ -390,18 +384,18 @@ fn tls(raw: RawTls, c: &Check) -> Result<TlsConfig, ConfigError> {
 }
 
 fn compression(raw: RawCompression, c: &Check) -> Result<CompressionConfig, ConfigError> {
-    let types = c.list("compression.types", raw.types)?;
+    let types = c.list("compression.types", raw.types, value::media_range)?;
     Ok(CompressionConfig {
         enabled: raw.enabled,
         level: raw.level.0,
         min_bytes: raw.min_bytes,
-        types: types.into_iter().map(|t: MediaRange| t.0).collect(),
+        types,
         precompressed: raw.precompressed,
     })
 }
 
 fn nets(c: &Check, key: &str, raw: Vec<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-    Ok(c.list(key, raw)?.into_iter().map(|n: Cidr| n.0).collect())
+    c.list(key, raw, value::cidr)
 }
 
 fn route(i: usize, raw: RawRoute, c: &Check) -> Result<Route, ConfigError> {

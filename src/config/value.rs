@@ -1,6 +1,7 @@
-//! Single values of `config.toml`, each a newtype whose `TryFrom` is the check. Scalars are read
-//! through serde's `try_from`, so toml attaches the value's position to a refusal; list
-//! elements are converted by `file.rs`, which names the element.
+//! Checks on single values of `config.toml`. Scalars are newtypes read through serde's
+//! `try_from`, so toml attaches the value's position to a refusal. List elements are plain
+//! `fn(String) -> Result<_, String>` checks that `file.rs` runs per element, because toml
+//! reports an element's error at the whole list.
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
@@ -29,21 +30,15 @@ impl TryFrom<String> for Listen {
 }
 
 /// A CIDR block; a bare address means that one address (`/32` or `/128`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Cidr(pub IpNet);
-
-impl TryFrom<String> for Cidr {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let net = match IpNet::from_str(&s) {
-            Ok(net) => net,
-            Err(_) => IpAddr::from_str(&s).map(IpNet::from).map_err(|_| {
-                format!("`{s}` is not a CIDR block like `10.0.0.0/8` or an IP address")
-            })?,
-        };
-        // `10.0.0.1/8` means the same set as `10.0.0.0/8`; store the network form.
-        Ok(Cidr(net.trunc()))
-    }
+pub(super) fn cidr(s: String) -> Result<IpNet, String> {
+    let net = match IpNet::from_str(&s) {
+        Ok(net) => net,
+        Err(_) => IpAddr::from_str(&s)
+            .map(IpNet::from)
+            .map_err(|_| format!("`{s}` is not a CIDR block like `10.0.0.0/8` or an IP address"))?,
+    };
+    // `10.0.0.1/8` means the same set as `10.0.0.0/8`; store the network form.
+    Ok(net.trunc())
 }
 
 /// An integer with a lower bound.
@@ -213,40 +208,28 @@ impl TryFrom<Vec<String>> for Methods {
 }
 
 /// A compressible media type: `type/subtype` or `type/*`, stored lower-case.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct MediaRange(pub String);
-
-impl TryFrom<String> for MediaRange {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let lower = s.to_ascii_lowercase();
-        let plain = |t: &str| is_token(t) && !t.contains('*');
-        let valid = match lower.split_once('/') {
-            Some((ty, sub)) => plain(ty) && (sub == "*" || plain(sub)),
-            None => false,
-        };
-        if !valid {
-            return Err(format!(
-                "`{s}` is not a media type like `text/html` or `text/*`"
-            ));
-        }
-        Ok(MediaRange(lower))
+pub(super) fn media_range(s: String) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    let plain = |t: &str| is_token(t) && !t.contains('*');
+    let valid = match lower.split_once('/') {
+        Some((ty, sub)) => plain(ty) && (sub == "*" || plain(sub)),
+        None => false,
+    };
+    if !valid {
+        return Err(format!(
+            "`{s}` is not a media type like `text/html` or `text/*`"
+        ));
     }
+    Ok(lower)
 }
 
 /// A file name tried in a directory: no path separators, not `.` or `..`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct IndexName(pub String);
-
-impl TryFrom<String> for IndexName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let bad_char = |c: char| c == '/' || c == '\\' || c.is_control();
-        if s.is_empty() || s == "." || s == ".." || s.contains(bad_char) {
-            return Err(format!("`{s}` must be a plain file name (no `/`)"));
-        }
-        Ok(IndexName(s))
+pub(super) fn index_name(s: String) -> Result<String, String> {
+    let bad_char = |c: char| c == '/' || c == '\\' || c.is_control();
+    if s.is_empty() || s == "." || s == ".." || s.contains(bad_char) {
+        return Err(format!("`{s}` must be a plain file name (no `/`)"));
     }
+    Ok(s)
 }
 
 /// The 404 page, a path under the root; `""` = built-in page.
@@ -311,29 +294,23 @@ impl TryFrom<String> for BcryptHash {
 }
 
 /// A CORS origin: `*` or `scheme://host[:port]`, no path.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Origin(pub String);
-
-impl TryFrom<String> for Origin {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if s == "*" {
-            return Ok(Origin(s));
-        }
-        let host = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"));
-        let valid = host.is_some_and(|h| {
-            !h.is_empty()
-                && !h.contains(['/', '?', '#'])
-                && !h.contains(|c: char| c.is_control() || c.is_whitespace())
-        });
-        if !valid {
-            // Browsers send `Origin` without a path or trailing slash, so such an entry never matches.
-            return Err(format!(
-                "`{s}` is not an origin like `https://app.example` (no path, no trailing `/`) or `*`"
-            ));
-        }
-        Ok(Origin(s))
+pub(super) fn origin(s: String) -> Result<String, String> {
+    if s == "*" {
+        return Ok(s);
     }
+    let host = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let valid = host.is_some_and(|h| {
+        !h.is_empty()
+            && !h.contains(['/', '?', '#'])
+            && !h.contains(|c: char| c.is_control() || c.is_whitespace())
+    });
+    if !valid {
+        // Browsers send `Origin` without a path or trailing slash, so such an entry never matches.
+        return Err(format!(
+            "`{s}` is not an origin like `https://app.example` (no path, no trailing `/`) or `*`"
+        ));
+    }
+    Ok(s)
 }
