@@ -597,6 +597,10 @@ mod tests {
         ("not_found climbs", "[server]\nnot_found = \"../etc/passwd\"", "server.not_found", Some(2), "no `..`"),
         ("not_found climbs midway", "[server]\nnot_found = \"/a/../../b\"", "server.not_found", Some(2), "no `..`"),
         ("index with slash", "[server]\nindex = [\"index.html\",\n  \"../x\"]", "server.index[1]", Some(3), "plain file name"),
+        ("NUL in route path", "[[route]]\npath = \"/a\\u0000b\"\nbody = \"\"", "route[0].path", Some(2), "control characters"),
+        ("not_found is the root", "[server]\nnot_found = \"/\"", "server.not_found", Some(2), "must name a file"),
+        ("index dot-dot", "[server]\nindex = [\"..\"]", "server.index[0]", Some(2), "plain file name"),
+        ("index empty name", "[server]\nindex = [\"\"]", "server.index[0]", Some(2), "plain file name"),
         ("unknown key", "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"", "server.lisen", Some(3), "unknown field `lisen`"),
         ("unknown table", "\n[serevr]\nlisten = \"\"", "serevr", Some(2), "unknown field `serevr`"),
         ("unknown key in route", "[[route]]\npath = \"/\"\nbody = \"\"\n[[route]]\npath = \"/\"\npat = \"/x\"", "route[1].pat", Some(6), "unknown field `pat`"),
@@ -655,6 +659,10 @@ mod tests {
         ("acl no methods", "[[acl]]\npath = \"/*\"\nmethods = []", "acl[0].methods", Some(3), "must not be empty"),
         ("acl unknown user", "[users]\nalice = \"HASH\"\n[[acl]]\npath = \"/*\"\nusers = [\"alice\",\n  \"bob\"]", "acl[0].users[1]", Some(6), "`bob` is not defined"),
         ("acl bad deny", "[[acl]]\npath = \"/*\"\ndeny = [\"1.2.3\"]", "acl[0].deny[0]", Some(3), "not a CIDR"),
+        ("star in media type", "[compression]\ntypes = [\"te*t/*\"]", "compression.types[0]", Some(2), "not a media type"),
+        ("CRLF line endings", "[server]\r\n\r\nkeep_alive_s = 0\r\n", "server.keep_alive_s", Some(3), "at least 1"),
+        ("dotted key", "\nserver.keep_alive_s = 0", "server.keep_alive_s", Some(2), "at least 1"),
+        ("inline table", "server = { listen = \"\" }", "server.listen", Some(1), "no listener"),
         ("syntax error", "[server\nlisten = \"\"", "", Some(1), ""),
     ];
 
