@@ -4,7 +4,9 @@
 //! this type, checking everything once so that the request path can trust every field.
 
 mod file;
+mod locate;
 pub mod reload;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -236,5 +238,218 @@ impl Config {
     /// Parses and validates TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         file::parse(text, base_dir)
+    }
+
+    /// What differs between two configurations, one short line per changed key, named as in
+    /// `config.toml` (`server.listen: 127.0.0.1:8080 -> 127.0.0.1:9090`, `acl: 2 rules -> 3
+    /// rules`); for the one log line of a reload. Password hashes are never shown.
+    pub fn describe_changes(old: &Config, new: &Config) -> Vec<String> {
+        let mut changes = Changes(Vec::new());
+        changes.server(&old.server, &new.server);
+        changes.tls(&old.tls, &new.tls);
+        changes.others(old, new);
+        changes.users(&old.users, &new.users);
+        changes.rules("route", &old.routes, &new.routes);
+        changes.rules("acl", &old.acl, &new.acl);
+        changes.0
+    }
+}
+
+/// The lines [`Config::describe_changes`] collects.
+struct Changes(Vec<String>);
+
+impl Changes {
+    fn key<T: PartialEq + Shown>(&mut self, key: &str, old: &T, new: &T) {
+        if old != new {
+            self.0
+                .push(format!("{key}: {} -> {}", old.shown(), new.shown()));
+        }
+    }
+
+    fn server(&mut self, old: &ServerConfig, new: &ServerConfig) {
+        self.key("server.listen", &old.listen, &new.listen);
+        self.key("server.root", &old.root, &new.root);
+        self.key("server.index", &old.index, &new.index);
+        self.key("server.listing", &old.listing, &new.listing);
+        self.key("server.hidden", &old.hidden, &new.hidden);
+        self.key("server.not_found", &old.not_found, &new.not_found);
+        self.key(
+            "server.max_connections",
+            &old.max_connections,
+            &new.max_connections,
+        );
+        self.key("server.keep_alive_s", &old.keep_alive, &new.keep_alive);
+        self.key(
+            "server.header_timeout_s",
+            &old.header_timeout,
+            &new.header_timeout,
+        );
+        self.key(
+            "server.body_timeout_s",
+            &old.body_timeout,
+            &new.body_timeout,
+        );
+        self.key(
+            "server.max_header_bytes",
+            &old.max_header_bytes,
+            &new.max_header_bytes,
+        );
+        self.key(
+            "server.max_uri_bytes",
+            &old.max_uri_bytes,
+            &new.max_uri_bytes,
+        );
+        self.key(
+            "server.max_body_bytes",
+            &old.max_body_bytes,
+            &new.max_body_bytes,
+        );
+        self.key("server.max_ranges", &old.max_ranges, &new.max_ranges);
+        self.key("server.trace", &old.trace, &new.trace);
+        self.key(
+            "server.shutdown_grace_s",
+            &old.shutdown_grace,
+            &new.shutdown_grace,
+        );
+        self.key(
+            "server.cache_control",
+            &old.cache_control,
+            &new.cache_control,
+        );
+        self.key(
+            "server.trusted_proxies",
+            &old.trusted_proxies,
+            &new.trusted_proxies,
+        );
+    }
+
+    fn tls(&mut self, old: &TlsConfig, new: &TlsConfig) {
+        self.key("tls.listen", &old.listen, &new.listen);
+        self.key("tls.cert", &old.cert, &new.cert);
+        self.key("tls.key", &old.key, &new.key);
+        self.key("tls.redirect_http", &old.redirect_http, &new.redirect_http);
+        self.key("tls.hsts", &old.hsts, &new.hsts);
+    }
+
+    fn others(&mut self, old: &Config, new: &Config) {
+        let (oz, nz) = (&old.compression, &new.compression);
+        self.key("compression.enabled", &oz.enabled, &nz.enabled);
+        self.key("compression.level", &oz.level, &nz.level);
+        self.key("compression.min_bytes", &oz.min_bytes, &nz.min_bytes);
+        self.key("compression.types", &oz.types, &nz.types);
+        self.key(
+            "compression.precompressed",
+            &oz.precompressed,
+            &nz.precompressed,
+        );
+        let (oc, nc) = (&old.cache, &new.cache);
+        self.key("cache.max_bytes", &oc.max_bytes, &nc.max_bytes);
+        self.key(
+            "cache.max_file_bytes",
+            &oc.max_file_bytes,
+            &nc.max_file_bytes,
+        );
+        self.key("cors.origins", &old.cors.origins, &new.cors.origins);
+        self.key("log.level", &old.log.level, &new.log.level);
+        self.key("log.access", &old.log.access, &new.log.access);
+    }
+
+    /// Names who was added, removed or given a new password; hashes stay out of the log.
+    fn users(&mut self, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) {
+        let repassed = old
+            .iter()
+            .filter(|(n, h)| new.get(*n).is_some_and(|nh| nh != *h));
+        let parts = [
+            ("added", names_only_in(new, old)),
+            ("removed", names_only_in(old, new)),
+            (
+                "new password for",
+                repassed.map(|(n, _)| n.as_str()).collect(),
+            ),
+        ];
+        let parts: Vec<String> = parts
+            .iter()
+            .filter(|(_, who)| !who.is_empty())
+            .map(|(what, who)| format!("{what} {}", who.join(", ")))
+            .collect();
+        if !parts.is_empty() {
+            self.0.push(format!("users: {}", parts.join("; ")));
+        }
+    }
+
+    fn rules<T: PartialEq>(&mut self, key: &str, old: &[T], new: &[T]) {
+        let count = |n: usize| format!("{n} rule{}", if n == 1 { "" } else { "s" });
+        if old.len() != new.len() {
+            self.0.push(format!(
+                "{key}: {} -> {}",
+                count(old.len()),
+                count(new.len())
+            ));
+        } else if old != new {
+            self.0.push(format!("{key}: {} changed", count(old.len())));
+        }
+    }
+}
+
+/// The names in `a` that `b` lacks.
+fn names_only_in<'a>(
+    a: &'a BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+) -> Vec<&'a str> {
+    let names = a.keys().filter(|n| !b.contains_key(*n));
+    names.map(String::as_str).collect()
+}
+
+/// How a setting's value reads in a change description.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+macro_rules! shown_by_display {
+    ($($t:ty),*) => {$(
+        impl Shown for $t {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+
+shown_by_display!(bool, u32, u64, usize, SocketAddr, IpNet);
+
+impl Shown for String {
+    fn shown(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Shown for PathBuf {
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl Shown for Duration {
+    fn shown(&self) -> String {
+        format!("{}s", self.as_secs())
+    }
+}
+
+impl Shown for log::LevelFilter {
+    fn shown(&self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> String {
+        self.as_ref().map_or_else(|| "none".to_string(), T::shown)
+    }
+}
+
+impl<T: Shown> Shown for Vec<T> {
+    fn shown(&self) -> String {
+        let items: Vec<String> = self.iter().map(T::shown).collect();
+        format!("[{}]", items.join(", "))
     }
 }

@@ -1,0 +1,316 @@
+//! Checks on single values of `config.toml`. Scalars are newtypes read through serde's
+//! `try_from`, so toml attaches the value's position to a refusal. List elements are plain
+//! `fn(String) -> Result<_, String>` checks that `file.rs` runs per element, because toml
+//! reports an element's error at the whole list.
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::{MethodSet, PathPattern};
+use crate::http::Method;
+
+/// A listener address; `""` = no listener.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct Listen(pub Option<SocketAddr>);
+
+impl TryFrom<String> for Listen {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() {
+            return Ok(Listen(None));
+        }
+        // Host names are refused rather than resolved: a listener must not depend on DNS.
+        s.parse().map(|a| Listen(Some(a))).map_err(|_| {
+            format!("`{s}` is not an IP address and port like `127.0.0.1:8080` or `[::1]:8080`")
+        })
+    }
+}
+
+/// A CIDR block; a bare address means that one address (`/32` or `/128`).
+pub(super) fn cidr(s: String) -> Result<IpNet, String> {
+    let net = match IpNet::from_str(&s) {
+        Ok(net) => net,
+        Err(_) => IpAddr::from_str(&s)
+            .map(IpNet::from)
+            .map_err(|_| format!("`{s}` is not a CIDR block like `10.0.0.0/8` or an IP address"))?,
+    };
+    // `10.0.0.1/8` means the same set as `10.0.0.0/8`; store the network form.
+    Ok(net.trunc())
+}
+
+/// An integer with a lower bound.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "u64")]
+pub(super) struct AtLeast<const MIN: u64>(pub u64);
+
+impl<const MIN: u64> TryFrom<u64> for AtLeast<MIN> {
+    type Error = String;
+    fn try_from(n: u64) -> Result<Self, String> {
+        if n < MIN {
+            return Err(format!("must be at least {MIN}, got {n}"));
+        }
+        Ok(AtLeast(n))
+    }
+}
+
+impl<const MIN: u64> AtLeast<MIN> {
+    /// The value as a `usize`, saturating on 32-bit targets (a limit that large is unlimited).
+    pub(super) fn to_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+/// A compression level, 1..=9.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "u32")]
+pub(super) struct Level(pub u32);
+
+impl TryFrom<u32> for Level {
+    type Error = String;
+    fn try_from(n: u32) -> Result<Self, String> {
+        if !(1..=9).contains(&n) {
+            return Err(format!("must be between 1 and 9, got {n}"));
+        }
+        Ok(Level(n))
+    }
+}
+
+/// `off`, `error`, `warn`, `info`, `debug` or `trace`, any case.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct LogLevel(pub log::LevelFilter);
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        log::LevelFilter::from_str(&s)
+            .map(LogLevel)
+            .map_err(|_| format!("`{s}` is not one of off, error, warn, info, debug, trace"))
+    }
+}
+
+/// Text that goes into a response header: no control characters except tab (RFC 9110 §5.5),
+/// so a config value can never split or inject a header line.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct FieldValue(pub String);
+
+impl TryFrom<String> for FieldValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(
+                "must not contain control characters (CR, LF, …): it goes into a header".into(),
+            );
+        }
+        Ok(FieldValue(s))
+    }
+}
+
+impl FieldValue {
+    /// `""` means "not set".
+    pub(super) fn non_empty(self) -> Option<String> {
+        (!self.0.is_empty()).then_some(self.0)
+    }
+}
+
+/// A header field name: a token (RFC 9110 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct HeaderName(pub String);
+
+impl TryFrom<String> for HeaderName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if !is_token(&s) {
+            return Err(format!("`{s}` is not a valid header name"));
+        }
+        // The server owns message framing; a route that set these would corrupt the stream.
+        if ["content-length", "transfer-encoding", "connection"]
+            .iter()
+            .any(|h| s.eq_ignore_ascii_case(h))
+        {
+            return Err(format!(
+                "`{s}` is set by the server and cannot be configured"
+            ));
+        }
+        Ok(HeaderName(s))
+    }
+}
+
+/// RFC 9110 §5.6.2: `token = 1*tchar`.
+pub(super) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A `[[route]]`/`[[acl]]` path pattern: `/x` exact, `/x/*` prefix, `/*` everything.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct Pattern(pub PathPattern);
+
+impl TryFrom<String> for Pattern {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if !s.starts_with('/') {
+            return Err(format!("`{s}` must start with `/`"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        let pattern = match s.strip_suffix("/*") {
+            Some(prefix) => PathPattern::Prefix(prefix.to_string()),
+            None => PathPattern::Exact(s.clone()),
+        };
+        let (PathPattern::Prefix(rest) | PathPattern::Exact(rest)) = &pattern;
+        if rest.contains('*') {
+            return Err(format!("`{s}`: `*` is only allowed as a final `/*`"));
+        }
+        Ok(Pattern(pattern))
+    }
+}
+
+/// An `[[acl]]` method list: names (any case) or `["*"]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub(super) struct Methods(pub MethodSet);
+
+impl TryFrom<Vec<String>> for Methods {
+    type Error = String;
+    fn try_from(names: Vec<String>) -> Result<Self, String> {
+        if names.iter().any(|n| n == "*") {
+            if names.len() > 1 {
+                return Err("`*` must be the only entry".into());
+            }
+            return Ok(Methods(MethodSet::All));
+        }
+        if names.is_empty() {
+            return Err("must not be empty (`[\"*\"]` covers every method)".into());
+        }
+        let mut list = Vec::new();
+        for name in &names {
+            let method = Method::from_token(&name.to_ascii_uppercase());
+            if !Method::IMPLEMENTED.contains(&method) {
+                return Err(format!(
+                    "`{name}` is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"
+                ));
+            }
+            if !list.contains(&method) {
+                list.push(method);
+            }
+        }
+        Ok(Methods(MethodSet::List(list)))
+    }
+}
+
+/// A compressible media type: `type/subtype` or `type/*`, stored lower-case.
+pub(super) fn media_range(s: String) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    let plain = |t: &str| is_token(t) && !t.contains('*');
+    let valid = match lower.split_once('/') {
+        Some((ty, sub)) => plain(ty) && (sub == "*" || plain(sub)),
+        None => false,
+    };
+    if !valid {
+        return Err(format!(
+            "`{s}` is not a media type like `text/html` or `text/*`"
+        ));
+    }
+    Ok(lower)
+}
+
+/// A file name tried in a directory: no path separators, not `.` or `..`.
+pub(super) fn index_name(s: String) -> Result<String, String> {
+    let bad_char = |c: char| c == '/' || c == '\\' || c.is_control();
+    if s.is_empty() || s == "." || s == ".." || s.contains(bad_char) {
+        return Err(format!("`{s}` must be a plain file name (no `/`)"));
+    }
+    Ok(s)
+}
+
+/// The 404 page, a path under the root; `""` = built-in page.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct NotFound(pub Option<String>);
+
+impl TryFrom<String> for NotFound {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() {
+            return Ok(NotFound(None));
+        }
+        let path = s.trim_start_matches('/');
+        if path.is_empty() || path.split(['/', '\\']).any(|seg| seg == "..") {
+            return Err(format!("`{s}` must name a file under the root (no `..`)"));
+        }
+        if path.contains(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(NotFound(Some(path.to_string())))
+    }
+}
+
+/// A `[users]` name: non-empty, no `:` (Basic credentials split at the first colon).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct UserName(pub String);
+
+impl TryFrom<String> for UserName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() || s.contains(':') || s.contains(char::is_control) {
+            return Err(format!("user name `{s}` must be non-empty, without `:`"));
+        }
+        Ok(UserName(s))
+    }
+}
+
+/// A bcrypt hash as `htpasswd -B` or `shelf hash-password` write it: `$2y$NN$` + 53 characters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct BcryptHash(pub String);
+
+impl TryFrom<String> for BcryptHash {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        // Checked here so that a truncated paste fails at load, not as a 401 on every request.
+        let prefix_ok = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p));
+        let cost_ok = s.len() == 60
+            && s.as_bytes()[4..6].iter().all(u8::is_ascii_digit)
+            && s.as_bytes()[6] == b'$';
+        let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/';
+        if !prefix_ok || !cost_ok || !s.as_bytes()[7..].iter().all(alphabet) {
+            return Err(
+                "is not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters; see `shelf hash-password`)"
+                    .into(),
+            );
+        }
+        Ok(BcryptHash(s))
+    }
+}
+
+/// A CORS origin: `*` or `scheme://host[:port]`, no path.
+pub(super) fn origin(s: String) -> Result<String, String> {
+    if s == "*" {
+        return Ok(s);
+    }
+    let host = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let valid = host.is_some_and(|h| {
+        !h.is_empty()
+            && !h.contains(['/', '?', '#'])
+            && !h.contains(|c: char| c.is_control() || c.is_whitespace())
+    });
+    if !valid {
+        // Browsers send `Origin` without a path or trailing slash, so such an entry never matches.
+        return Err(format!(
+            "`{s}` is not an origin like `https://app.example` (no path, no trailing `/`) or `*`"
+        ));
+    }
+    Ok(s)
+}
