@@ -112,16 +112,16 @@ pub fn split_target(target: &str) -> Result<(&str, Option<&str>), ParseError> {
     if target == "*" {
         return Ok(("*", None));
     }
-    let rest = match strip_http_scheme(target) {
-        Some(after_scheme) => skip_authority(after_scheme)?,
-        None => target,
+    let (rest, absolute) = match strip_http_scheme(target) {
+        Some(after_scheme) => (skip_authority(after_scheme)?, true),
+        None => (target, false),
     };
     let (path, query) = match rest.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (rest, None),
     };
-    // An absolute-form target may have an empty path: RFC 9112 §3.2.2 reads it as "/".
-    let path = if path.is_empty() && rest.len() < target.len() {
+    // RFC 9110 §4.2.3: in http(s) URIs an empty path is equivalent to "/".
+    let path = if path.is_empty() && absolute {
         "/"
     } else {
         path
