@@ -1,5 +1,6 @@
 //! The HTTP/1.1 wire protocol: request parsing, body framing, response writing.
 
+pub mod body;
 pub mod parse;
 
 use std::fmt;
