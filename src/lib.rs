@@ -2,10 +2,18 @@
 //! a configuration that reloads while it runs.
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod conditional;
 pub mod config;
+pub mod conn;
+pub mod dispatch;
 pub mod error;
 pub mod fs;
 pub mod http;
+pub mod log;
+pub mod method;
+pub mod server;
 
 pub use config::Config;
 pub use error::Error;
+pub use server::{Handle, Server};

@@ -169,10 +169,13 @@ pub enum MethodSet {
 
 impl MethodSet {
     /// True if the set covers `method`.
+    /// A rule naming GET covers HEAD too: HEAD is GET without the body (RFC 9110 §9.3.2).
     pub fn contains(&self, method: &Method) -> bool {
         match self {
             MethodSet::All => true,
-            MethodSet::List(list) => list.contains(method),
+            MethodSet::List(list) => {
+                list.contains(method) || (*method == Method::Head && list.contains(&Method::Get))
+            }
         }
     }
 }

@@ -233,19 +233,19 @@ pub fn format_rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// A UTC calendar date and time of day.
-struct Civil {
-    year: u64,
-    month: u64,
-    day: u64,
-    hour: u64,
-    minute: u64,
-    second: u64,
+/// A UTC calendar date and time of day (also used by the access log).
+pub struct Civil {
+    pub year: u64,
+    pub month: u64,
+    pub day: u64,
+    pub hour: u64,
+    pub minute: u64,
+    pub second: u64,
 }
 
 impl Civil {
     /// Splits a time into calendar fields, clamping times before the epoch to it.
-    fn from_time(t: SystemTime) -> Civil {
+    pub fn from_time(t: SystemTime) -> Civil {
         let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let (year, month, day) = civil_from_days(secs / 86_400);
         let rem = secs % 86_400;

@@ -1,4 +1,5 @@
 //! The file system side: path normalisation, listings, ETags.
 
+pub mod etag;
 pub mod listing;
 pub mod path;

@@ -1,7 +1,9 @@
 //! The HTTP/1.1 wire protocol: request parsing, body framing, response writing.
 
+pub mod accept;
 pub mod body;
 pub mod parse;
+pub mod response;
 
 use std::fmt;
 

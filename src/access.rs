@@ -1,0 +1,211 @@
+//! `[[acl]]` rules, Basic authentication against `[users]`, and the client address.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::config::{AclRule, Config};
+use crate::error::Error;
+use crate::http::Method;
+use crate::http::parse::Head;
+
+/// The methods this build answers with something other than 405 when a rule allows them.
+pub const SERVED: [Method; 4] = [Method::Get, Method::Head, Method::Options, Method::Trace];
+
+/// The client address: the peer's, unless the peer is a trusted proxy; then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_address(peer: IpAddr, head: &Head, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !is_inside(peer, trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops: Vec<&[u8]> = head.header_all("x-forwarded-for").collect();
+    for field in hops.iter().rev() {
+        let Ok(field) = std::str::from_utf8(field) else {
+            return client;
+        };
+        for entry in field.rsplit(',') {
+            let Some(addr) = parse_hop(entry.trim()) else {
+                // A garbled hop cannot be trusted to name anyone: stop at the last good one.
+                return client;
+            };
+            client = addr;
+            if !is_inside(addr, trusted) {
+                return addr;
+            }
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:80`, `[::1]:80`).
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    entry
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
+}
+
+fn is_inside(addr: IpAddr, nets: &[IpNet]) -> bool {
+    let addr = addr.to_canonical();
+    nets.iter().any(|net| net.contains(&addr))
+}
+
+/// The first rule whose path and methods match.
+fn rule_for<'c>(config: &'c Config, path: &str, method: &Method) -> Option<&'c AclRule> {
+    config
+        .acl
+        .iter()
+        .find(|rule| rule.methods.contains(method) && rule.path.matches(path).is_some())
+}
+
+/// Decides whether `method` on `path` may proceed. `Ok(Some(user))` when a user
+/// authenticated; `Ok(None)` when no authentication was needed.
+pub fn authorize(
+    config: &Config,
+    path: &str,
+    method: &Method,
+    client: IpAddr,
+    head: &Head,
+) -> Result<Option<String>, Error> {
+    let Some(rule) = rule_for(config, path, method) else {
+        if method.is_write() {
+            return Err(Error::MethodNotAllowed(allow_header(config, path, client)));
+        }
+        return Ok(None);
+    };
+    check_address(rule, client)?;
+    if rule.users.is_empty() {
+        return Ok(None);
+    }
+    let user = authenticate(config, head)?;
+    if rule.users.contains(&user) {
+        Ok(Some(user))
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// `deny` wins; a non-empty `allow` must contain the client.
+fn check_address(rule: &AclRule, client: IpAddr) -> Result<(), Error> {
+    if is_inside(client, &rule.deny) {
+        return Err(Error::Forbidden);
+    }
+    if !rule.allow.is_empty() && !is_inside(client, &rule.allow) {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
+}
+
+/// The user named by valid Basic credentials, or 401.
+fn authenticate(config: &Config, head: &Head) -> Result<String, Error> {
+    let (user, password) = head
+        .header("authorization")
+        .and_then(parse_basic)
+        .ok_or(Error::Unauthorized)?;
+    let hash = config.users.get(&user).ok_or(Error::Unauthorized)?;
+    match bcrypt::verify(password.as_bytes(), hash) {
+        Ok(true) => Ok(user),
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+/// `Basic <base64(user:password)>` (RFC 7617); the scheme is case-insensitive.
+fn parse_basic(value: &str) -> Option<(String, String)> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(token.trim())?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Standard base64 with padding, as RFC 7617 uses; `None` on any stray byte.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes = text.trim_end_matches('=').as_bytes();
+    if !text.len().is_multiple_of(4) || text.len() - bytes.len() > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c)? << (18 - 6 * i);
+        }
+        let n = chunk.len() - 1; // 2 chars → 1 byte, 3 → 2, 4 → 3
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    Some(out)
+}
+
+/// The methods the configuration permits on `path` for `client`, ignoring credentials.
+pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Method> {
+    SERVED
+        .iter()
+        .filter(|m| **m != Method::Trace || config.server.trace)
+        .filter(|m| match rule_for(config, path, m) {
+            Some(rule) => check_address(rule, client).is_ok(),
+            None => !m.is_write(),
+        })
+        .cloned()
+        .collect()
+}
+
+/// The `Allow` value for `path`.
+pub fn allow_header(config: &Config, path: &str, client: IpAddr) -> String {
+    join(&allowed_methods(config, path, client))
+}
+
+/// Methods as an `Allow` value: `GET, HEAD, OPTIONS`.
+pub fn join(methods: &[Method]) -> String {
+    let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_rows() {
+        let rows: &[(&str, Option<&[u8]>)] = &[
+            ("", Some(b"")),
+            ("=", None),
+            ("YQ", None),
+            ("Y!==", None),
+            ("YQ===", None),
+            ("YQ==", Some(b"a")),
+            ("YWI=", Some(b"ab")),
+            ("YWJj", Some(b"abc")),
+            ("YWxpY2U6c2VjcmV0", Some(b"alice:secret")),
+        ];
+        for (text, want) in rows {
+            assert_eq!(base64_decode(text).as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials() {
+        assert_eq!(parse_basic("Bearer abc"), None);
+        assert_eq!(parse_basic("Basic bm9jb2xvbg=="), None);
+        assert_eq!(
+            parse_basic("basic YWxpY2U6c2U6Y3JldA=="),
+            Some(("alice".into(), "se:cret".into()))
+        );
+    }
+}

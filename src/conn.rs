@@ -1,0 +1,488 @@
+//! One connection: read a head → parse → dispatch → write, over and over while keep-alive lasts.
+//!
+//! Generic over [`Transport`] so that plain TCP and TLS run the very same loop. The connection
+//! owns the read buffer, the limits and the deadlines; the parser only ever sees bytes.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::dispatch::{self, Request};
+use crate::error::Error;
+use crate::http::body::BodyError;
+use crate::http::parse::{self, Head, Limits, Parsed};
+use crate::http::response::{self, Response};
+use crate::http::{Method, Version};
+use crate::log as access_log;
+use crate::server::{Busy, Shared};
+
+/// How many bytes a read asks for while a head is arriving.
+const READ_CHUNK: usize = 4096;
+
+/// An unread request body up to this size is read and dropped so the connection can be reused;
+/// a larger one closes the connection instead.
+const DRAIN_MAX: u64 = 64 * 1024;
+
+/// A byte stream the connection loop can run on.
+pub trait Transport: Read + Write {
+    /// Bounds the next blocking reads; `None` waits forever.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+/// The socket plus its read buffer: what a body reader borrows.
+pub struct Wire<S> {
+    stream: S,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+/// Object-safe view of a [`Wire`] for request bodies: buffered reads, writes (100 Continue)
+/// and read deadlines.
+pub trait BodyWire: BufRead + Write {
+    /// See [`Transport::set_read_timeout`].
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl<S: Transport> BodyWire for Wire<S> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+}
+
+impl<S: Read> Read for Wire<S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.buf.len() && out.len() >= READ_CHUNK {
+            return self.stream.read(out);
+        }
+        let n = self.fill_buf()?.read(out)?;
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<S: Read> BufRead for Wire<S> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            self.read_more(READ_CHUNK)?;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
+
+impl<S: Write> Write for Wire<S> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.stream.write(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl<S: Read> Wire<S> {
+    /// Appends up to `want` bytes from the socket; returns how many (0 = EOF).
+    fn read_more(&mut self, want: usize) -> io::Result<usize> {
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 {
+            // Move a pipelined remainder to the front so the parser sees it at offset 0.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + want, 0);
+        let result = self.stream.read(&mut self.buf[start..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(start + n);
+        result
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+}
+
+/// Why a connection stops after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The client went away, or writing to it failed.
+    Quiet,
+    /// The response said `Connection: close`.
+    Closed,
+}
+
+impl Stop {
+    fn explain(self) -> &'static str {
+        match self {
+            Stop::Quiet => "client gone",
+            Stop::Closed => "Connection: close sent",
+        }
+    }
+}
+
+/// Runs the request loop on one accepted connection until it closes.
+pub fn serve<S: Transport>(
+    stream: S,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    idle: &AtomicBool,
+    accepted: Instant,
+) {
+    let mut wire = Wire {
+        stream,
+        buf: Vec::with_capacity(READ_CHUNK),
+        pos: 0,
+    };
+    let mut first = true;
+    loop {
+        if shared.is_stopping() && !first {
+            return;
+        }
+        let config = shared.config();
+        let head = match read_head(&mut wire, &config, first.then_some(accepted)) {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                send_head_error(&mut wire.stream, &e, peer, &config);
+                return;
+            }
+        };
+        first = false;
+        let _busy = Busy::new(idle);
+        if let Err(stop) = serve_one(&mut wire, head, peer, shared, &config) {
+            log::trace!("{peer}: closing: {}", stop.explain());
+            return;
+        }
+    }
+}
+
+/// Waits for and parses the next request head.
+///
+/// `Ok(None)`: the client closed or idled out between requests. The first request of a
+/// connection has `header_timeout_s` from accept; later ones `keep_alive_s` of idle time, then
+/// `header_timeout_s` from their first byte.
+fn read_head<S: Transport>(
+    wire: &mut Wire<S>,
+    config: &Config,
+    accepted: Option<Instant>,
+) -> Result<Option<Head>, Error> {
+    let limits = Limits {
+        max_head_bytes: config.server.max_header_bytes,
+        max_uri_bytes: config.server.max_uri_bytes,
+    };
+    let header_timeout = config.server.header_timeout;
+    let deadline = match accepted {
+        Some(at) => at + header_timeout,
+        None if !wire.pending().is_empty() => Instant::now() + header_timeout,
+        None => {
+            if !wait_for_bytes(wire, config.server.keep_alive)? {
+                return Ok(None);
+            }
+            Instant::now() + header_timeout
+        }
+    };
+    loop {
+        if !wire.pending().is_empty() {
+            match parse::parse_request(wire.pending(), &limits)? {
+                Parsed::Complete { head, consumed } => {
+                    wire.consume(consumed);
+                    return Ok(Some(head));
+                }
+                Parsed::Partial => {}
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout);
+        }
+        wire.stream.set_read_timeout(Some(left))?;
+        match wire.read_more(READ_CHUNK) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => return Err(Error::Timeout),
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+}
+
+/// Idles until the next request's first byte; false when the client closed or idled out.
+fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<bool, Error> {
+    wire.stream.set_read_timeout(Some(idle))?;
+    match wire.read_more(READ_CHUNK) {
+        Ok(0) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(e) if is_timeout(&e) => Ok(false),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Handles one parsed request: dispatch, settle the body, write the response.
+fn serve_one<S: Transport>(
+    wire: &mut Wire<S>,
+    head: Head,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    config: &Arc<Config>,
+) -> Result<(), Stop> {
+    let (result, settled, user, client) = {
+        let body = RequestBody::new(wire, &head, config);
+        let mut req = Request::new(&head, peer, config, body);
+        let result = dispatch::handle(&mut req);
+        let settled = req.body.settle();
+        (result, settled, req.user.take(), req.client)
+    };
+    let mut close = !head.keep_alive() || !settled || shared.is_stopping();
+    let response = match result {
+        Ok(response) => response,
+        Err(Error::Io(e)) if is_client_gone(&e) => return Err(Stop::Quiet),
+        Err(e) => {
+            if let Error::Io(io) = &e {
+                log::warn!("{peer}: {} {}: {io}", head.method(), head.target());
+            }
+            close |= e.must_close();
+            e.response()
+        }
+    };
+    let version = head.version();
+    let framing = response::Framing {
+        version,
+        head_only: *head.method() == Method::Head,
+        close,
+        keep_alive_10: version == Version::Http10 && !close,
+    };
+    let status = response.status;
+    let sent = response::write_response(&mut wire.stream, response, framing).map_err(|e| {
+        log::debug!("{peer}: write failed: {e}");
+        Stop::Quiet
+    })?;
+    if config.log.access {
+        access_log::write(Some(&head), client, user.as_deref(), status, sent);
+    }
+    if close { Err(Stop::Closed) } else { Ok(()) }
+}
+
+/// Answers a request whose head could not be read, then the connection closes.
+fn send_head_error<W: Write>(w: &mut W, e: &Error, peer: SocketAddr, config: &Config) {
+    if matches!(e, Error::Io(_)) {
+        return; // a socket error: nobody to answer
+    }
+    let framing = response::Framing {
+        version: Version::Http11,
+        head_only: false,
+        close: true,
+        keep_alive_10: false,
+    };
+    let status = e.status();
+    if let Ok(sent) = response::write_response(w, e.response(), framing)
+        && config.log.access
+    {
+        access_log::write(None, peer.ip(), None, status, sent);
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn is_client_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Maps an error from reading a request body to the request's outcome.
+pub fn body_error(e: io::Error) -> Error {
+    if is_timeout(&e) {
+        return Error::Timeout;
+    }
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<BodyError>())
+    {
+        Some(BodyError::TooLarge) => Error::BodyTooLarge,
+        Some(BodyError::Malformed) => Error::BadRequest("malformed body"),
+        None => Error::Io(e),
+    }
+}
+
+pub use body::RequestBody;
+
+mod body {
+    //! The request body as a handler sees it: read lazily, `100 Continue` on first read.
+    use super::*;
+    use crate::http::body::{ChunkedReader, LengthReader};
+    use crate::http::parse::Framing;
+
+    enum State<'a> {
+        /// Not yet read; the first read sends `100 Continue` if the client waits for it.
+        Unread(&'a mut dyn BodyWire),
+        Length(LengthReader<&'a mut dyn BodyWire>),
+        Chunked(ChunkedReader<&'a mut dyn BodyWire>),
+        /// Fully read, or there was none.
+        Done,
+        /// Taken apart by a failed read: unusable, the connection must close.
+        Broken,
+    }
+
+    /// A request body: a `Read` that frames, limits and times out.
+    pub struct RequestBody<'a> {
+        state: State<'a>,
+        framing: Framing,
+        expect_continue: bool,
+        body_timeout: Duration,
+        max_body: u64,
+        max_trailer: usize,
+    }
+
+    impl<'a> RequestBody<'a> {
+        /// A body for `head`, read from `wire` under `config`'s limits.
+        pub fn new<S: Transport>(wire: &'a mut Wire<S>, head: &Head, config: &Config) -> Self {
+            let framing = head.framing();
+            let state = match framing {
+                Framing::None | Framing::Length(0) => State::Done,
+                _ => State::Unread(wire),
+            };
+            RequestBody {
+                state,
+                framing,
+                expect_continue: head.expects_continue(),
+                body_timeout: config.server.body_timeout,
+                max_body: config.server.max_body_bytes,
+                max_trailer: config.server.max_header_bytes,
+            }
+        }
+
+        /// True when the request has a body that has not been read yet.
+        pub fn is_unread(&self) -> bool {
+            matches!(self.state, State::Unread(_))
+        }
+
+        /// The declared length, when the body is not chunked.
+        pub fn declared_len(&self) -> Option<u64> {
+            match self.framing {
+                Framing::None => Some(0),
+                Framing::Length(n) => Some(n),
+                Framing::Chunked => None,
+            }
+        }
+
+        /// Starts reading: `100 Continue` if expected, the body deadline, the framing reader.
+        fn start(&mut self) -> io::Result<()> {
+            let State::Unread(wire) = std::mem::replace(&mut self.state, State::Broken) else {
+                return Ok(());
+            };
+            if self.expect_continue {
+                wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
+            wire.set_read_timeout(Some(self.body_timeout))?;
+            self.state = match self.framing {
+                Framing::Length(n) => State::Length(LengthReader::new(wire, n)),
+                Framing::Chunked => {
+                    State::Chunked(ChunkedReader::new(wire, self.max_body, self.max_trailer))
+                }
+                Framing::None => State::Done,
+            };
+            Ok(())
+        }
+
+        /// After the handler: reads and drops a small unread remainder so the connection stays
+        /// usable. False when the connection must close because the body could not be settled.
+        pub fn settle(&mut self) -> bool {
+            match &self.state {
+                State::Done => return true,
+                State::Broken => return false,
+                // RFC 9110 §10.1.1: the client waits for 100; we refused, so it sends nothing
+                // we could read, or a body we will not read: close.
+                State::Unread(_) if self.expect_continue => return false,
+                _ => {}
+            }
+            let small = matches!(self.framing, Framing::Length(n) if n <= DRAIN_MAX);
+            if !small {
+                return false;
+            }
+            let mut sink = io::sink();
+            match io::copy(&mut (&mut *self).take(DRAIN_MAX + 1), &mut sink) {
+                Ok(_) => matches!(self.state, State::Done),
+                Err(_) => false,
+            }
+        }
+    }
+
+    impl Read for RequestBody<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if matches!(self.state, State::Unread(_)) {
+                self.start()?;
+            }
+            let n = match &mut self.state {
+                State::Length(r) => r.read(out),
+                State::Chunked(r) => r.read(out),
+                State::Done => return Ok(0),
+                State::Broken | State::Unread(_) => {
+                    return Err(io::Error::new(io::ErrorKind::BrokenPipe, "body unusable"));
+                }
+            };
+            match n {
+                Ok(0) if !out.is_empty() => {
+                    self.state = State::Done;
+                    Ok(0)
+                }
+                Ok(n) => Ok(n),
+                Err(e) => {
+                    self.state = State::Broken;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Sends `503` to a connection over the cap without giving it a thread.
+pub fn refuse_overloaded(stream: &mut TcpStream) {
+    let response = Error::Overloaded.response();
+    let framing = response::Framing {
+        version: Version::Http11,
+        head_only: false,
+        close: true,
+        keep_alive_10: false,
+    };
+    // The accept loop must never block on a slow client: one non-blocking attempt.
+    let _ = stream.set_nonblocking(true);
+    let _ = response::write_response(stream, response, framing);
+}
+
+impl Error {
+    /// The response a client receives for this error: the status, the headers that status
+    /// requires, and the reason phrase as a short text body.
+    pub fn response(&self) -> Response {
+        let response = Response::text(self.status());
+        match self {
+            Error::MethodNotAllowed(allow) => response.header("Allow", allow.clone()),
+            Error::Unauthorized => response.header("WWW-Authenticate", "Basic realm=\"shelf\""),
+            Error::Overloaded => response.header("Retry-After", "1"),
+            _ => response,
+        }
+    }
+}

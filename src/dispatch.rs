@@ -1,0 +1,118 @@
+//! Method → handler. Reads as the original flow: hash the request, read its headers, then per
+//! method the access check and the handler.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+
+use crate::access;
+use crate::config::Config;
+use crate::conn::RequestBody;
+use crate::error::Error;
+use crate::fs::path::normalize_path;
+use crate::http::Method;
+use crate::http::parse::{Head, split_target};
+use crate::http::response::Response;
+use crate::method;
+
+/// One request as the handlers see it.
+pub struct Request<'a> {
+    pub head: &'a Head,
+    pub peer: SocketAddr,
+    /// The client per `trusted_proxies`: used by `[[acl]]` and the access log.
+    pub client: IpAddr,
+    /// The configuration snapshot this request runs under, start to end.
+    pub config: &'a Arc<Config>,
+    pub body: RequestBody<'a>,
+    /// MD5 of the method and target; PUT extends it with the body.
+    pub hash: Md5,
+    /// The user who authenticated, for the access log.
+    pub user: Option<String>,
+}
+
+impl<'a> Request<'a> {
+    /// Wraps a parsed head and its body.
+    pub fn new(
+        head: &'a Head,
+        peer: SocketAddr,
+        config: &'a Arc<Config>,
+        body: RequestBody<'a>,
+    ) -> Request<'a> {
+        let client = access::client_address(peer.ip(), head, &config.server.trusted_proxies);
+        let mut hash = Md5::new();
+        hash.update(head.method().as_str());
+        hash.update(b" ");
+        hash.update(head.target());
+        Request {
+            head,
+            peer,
+            client,
+            config,
+            body,
+            hash,
+            user: None,
+        }
+    }
+}
+
+/// The request target, decoded and normalised.
+pub struct Target<'a> {
+    /// Percent-decoded, dot segments resolved; starts with `/`.
+    pub path: String,
+    /// The path as sent (still encoded), for redirects.
+    pub raw_path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+/// Answers one request.
+pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
+    let method = req.head.method().clone();
+    if let Method::Other(_) = method {
+        return Err(Error::NotImplemented);
+    }
+    let (raw_path, query) = split_target(req.head.target())?;
+    if raw_path == "*" {
+        return method::options::asterisk(&method);
+    }
+    let path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
+    let target = Target {
+        path,
+        raw_path,
+        query,
+    };
+    let result = route(req, &method, &target);
+    match result {
+        Err(Error::NotFound) if matches!(method, Method::Get | Method::Head) => {
+            method::get::not_found(req.config)
+        }
+        other => other,
+    }
+}
+
+/// The per-method ladder: access, then the handler.
+fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
+    let config = req.config;
+    if *method == Method::Connect || method.is_write() {
+        // Writing lands with the write handlers; until then every write is refused here.
+        return Err(Error::MethodNotAllowed(access::allow_header(
+            config,
+            &target.path,
+            req.client,
+        )));
+    }
+    if *method == Method::Trace && !config.server.trace {
+        return Err(Error::MethodNotAllowed(access::allow_header(
+            config,
+            &target.path,
+            req.client,
+        )));
+    }
+    req.user = access::authorize(config, &target.path, method, req.client, req.head)?;
+    match method {
+        Method::Get | Method::Head => method::get::handle(req, target),
+        Method::Options => method::options::handle(req, target),
+        Method::Trace => method::trace::handle(req),
+        _ => Err(Error::NotImplemented),
+    }
+}

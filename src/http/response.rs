@@ -1,0 +1,298 @@
+//! The only place a status line and header fields are written.
+//!
+//! A handler returns a [`Response`] value; [`write_response`] frames it (`Content-Length` or
+//! chunked), adds `Date`, `Server` and `Connection`, and sends the head and a small body in one
+//! `write` so that no response waits on a delayed ACK.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::Version;
+
+/// A header value: mostly static strings, sometimes built per request.
+pub type Value = Cow<'static, str>;
+
+/// Bodies at most this large are copied behind the head and sent in the same write.
+const INLINE_BODY_MAX: u64 = 16 * 1024;
+
+/// What follows the head.
+pub enum Body {
+    /// No body (`Content-Length: 0` unless the status forbids a length).
+    Empty,
+    /// Bytes in memory.
+    Bytes(Cow<'static, [u8]>),
+    /// `len` bytes of `file` from its current position; copied with `sendfile` where possible.
+    File { file: File, len: u64 },
+    /// A body of unknown length, sent chunked.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl Body {
+    /// The exact length when known up front.
+    fn len(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::File { len, .. } => Some(*len),
+            Body::Stream(_) => None,
+        }
+    }
+}
+
+/// A response as a handler builds it.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, Value)>,
+    pub body: Body,
+}
+
+impl Response {
+    /// A response with no headers yet and an empty body.
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A short `text/plain` response whose body is the reason phrase (errors, fixed answers).
+    pub fn text(status: u16) -> Response {
+        let mut body = reason(status).as_bytes().to_vec();
+        body.push(b'\n');
+        Response::new(status)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(Body::Bytes(Cow::Owned(body)))
+    }
+
+    /// Adds a header field.
+    pub fn header(mut self, name: &'static str, value: impl Into<Value>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Replaces the body.
+    pub fn body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// The value of the first header called `name`, if set.
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// How the connection frames and ends the response.
+#[derive(Debug, Clone, Copy)]
+pub struct Framing {
+    /// The request's version: the status line answers in kind.
+    pub version: Version,
+    /// HEAD: send the headers GET would send, no body.
+    pub head_only: bool,
+    /// The connection closes after this response (`Connection: close`).
+    pub close: bool,
+    /// An HTTP/1.0 client asked for keep-alive and gets it.
+    pub keep_alive_10: bool,
+}
+
+/// Writes `resp` to `w`. Returns the number of body bytes sent (for the access log).
+pub fn write_response<W: Write>(w: &mut W, resp: Response, framing: Framing) -> io::Result<u64> {
+    let Response {
+        status,
+        headers,
+        body,
+    } = resp;
+    let mut out = Vec::with_capacity(512);
+    write_head(&mut out, status, &headers, body.len(), framing);
+    if framing.head_only || !status_has_body(status) {
+        w.write_all(&out)?;
+        return Ok(0);
+    }
+    write_body(w, out, body, framing.version)
+}
+
+/// Appends the status line and every header field to `out`.
+fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&'static str, Value)],
+    len: Option<u64>,
+    framing: Framing,
+) {
+    // RFC 9110 §6.2: a server sends its own highest conformant version, 1.1.
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status, reason(status));
+    with_date(|date| {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(date.as_bytes());
+    });
+    out.extend_from_slice(b"\r\nServer: shelf\r\n");
+    for (name, value) in headers {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    if status_has_length(status) {
+        match len {
+            Some(n) => {
+                let _ = write!(out, "Content-Length: {n}\r\n");
+            }
+            // RFC 9112 §6.1: chunked is for HTTP/1.1 recipients; 1.0 reads to close.
+            None if framing.version == Version::Http11 => {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
+            }
+            None => {}
+        }
+    }
+    if framing.close || (len.is_none() && framing.version == Version::Http10) {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if framing.keep_alive_10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Sends the head (already in `out`) and the body.
+fn write_body<W: Write>(
+    w: &mut W,
+    mut out: Vec<u8>,
+    body: Body,
+    version: Version,
+) -> io::Result<u64> {
+    match body {
+        Body::Empty => {
+            w.write_all(&out)?;
+            Ok(0)
+        }
+        Body::Bytes(bytes) => {
+            if bytes.len() as u64 <= INLINE_BODY_MAX {
+                out.extend_from_slice(&bytes);
+                w.write_all(&out)?;
+            } else {
+                w.write_all(&out)?;
+                w.write_all(&bytes)?;
+            }
+            Ok(bytes.len() as u64)
+        }
+        Body::File { file, len } => write_file(w, out, file, len),
+        Body::Stream(reader) => {
+            w.write_all(&out)?;
+            if version == Version::Http11 {
+                write_chunked(w, reader)
+            } else {
+                io::copy(&mut { reader }, w)
+            }
+        }
+    }
+}
+
+/// A small file rides in the head's write; a large one goes through `io::copy`, which Linux
+/// turns into `sendfile` when `W` is a `TcpStream`.
+fn write_file<W: Write>(w: &mut W, mut out: Vec<u8>, file: File, len: u64) -> io::Result<u64> {
+    let mut file = file.take(len);
+    if len <= INLINE_BODY_MAX {
+        let start = out.len();
+        file.read_to_end(&mut out)?;
+        let sent = (out.len() - start) as u64;
+        if sent != len {
+            // The file shrank under us: the promised length can no longer be met.
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+        }
+        w.write_all(&out)?;
+        return Ok(sent);
+    }
+    w.write_all(&out)?;
+    let sent = io::copy(&mut file, w)?;
+    if sent != len {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+    }
+    Ok(sent)
+}
+
+/// Chunked transfer coding (RFC 9112 §7.1) with 16 KiB chunks.
+fn write_chunked<W: Write>(w: &mut W, mut reader: Box<dyn Read + Send>) -> io::Result<u64> {
+    let mut buf = vec![0u8; 16 * 1024 + 16];
+    let mut total = 0;
+    loop {
+        // Leave room in front for the size line so each chunk is one write.
+        let n = reader.read(&mut buf[8..8 + 16 * 1024])?;
+        if n == 0 {
+            w.write_all(b"0\r\n\r\n")?;
+            return Ok(total);
+        }
+        let size = format!("{n:x}\r\n");
+        let start = 8 - size.len();
+        buf[start..8].copy_from_slice(size.as_bytes());
+        buf[8 + n..8 + n + 2].copy_from_slice(b"\r\n");
+        w.write_all(&buf[start..8 + n + 2])?;
+        total += n as u64;
+    }
+}
+
+/// RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
+fn status_has_body(status: u16) -> bool {
+    !(status < 200 || status == 204 || status == 304)
+}
+
+/// RFC 9110 §8.6: no Content-Length in 1xx or 204; a 304 may carry the 200's, but we have none.
+fn status_has_length(status: u16) -> bool {
+    status_has_body(status)
+}
+
+/// Calls `f` with the current `Date` value, formatted at most once per second per thread.
+fn with_date(f: impl FnOnce(&str)) {
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != secs {
+            *cache = (secs, httpdate::fmt_http_date(now));
+        }
+        f(&cache.1);
+    });
+}
+
+/// The reason phrase of a status code (RFC 9110 §15).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        _ => "Unknown",
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per method.
+
+pub mod get;
+pub mod options;
+pub mod trace;

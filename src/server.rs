@@ -1,0 +1,357 @@
+//! The accept loops, the connection cap, live reload and graceful shutdown.
+//!
+//! [`Server::start`] binds the listeners and returns a [`Handle`]; each accepted socket gets a
+//! thread with a small stack that runs `conn::serve`. One [`Shared`] value holds what every
+//! connection reads: the current configuration snapshot, the stop flag, the live connections.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::config::reload::{self, Overrides, Watcher};
+use crate::config::{Config, ConfigError};
+use crate::conn;
+
+/// Stack of a connection thread. The request path is shallow; pages are only committed when
+/// touched, so this bounds the worst case rather than costing memory per idle connection.
+const STACK_BYTES: usize = 256 * 1024;
+
+/// State every connection thread reads.
+pub struct Shared {
+    config: RwLock<Arc<Config>>,
+    stopping: AtomicBool,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+    live: Mutex<HashMap<u64, Live>>,
+}
+
+/// A live connection, as shutdown sees it.
+struct Live {
+    stream: TcpStream,
+    idle: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn new(config: Config) -> Arc<Shared> {
+        Arc::new(Shared {
+            config: RwLock::new(Arc::new(config)),
+            stopping: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration in force now; a request keeps the snapshot it started with.
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace_config(&self, new: Arc<Config>) {
+        match self.config.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// True once shutdown began: connections close after their current request.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, stream: &TcpStream) -> (u64, Arc<AtomicBool>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let idle = Arc::new(AtomicBool::new(true));
+        if let Ok(clone) = stream.try_clone() {
+            let live = Live {
+                stream: clone,
+                idle: idle.clone(),
+            };
+            lock(&self.live).insert(id, live);
+        }
+        (id, idle)
+    }
+
+    /// Begins shutdown: idle connections are woken to close; busy ones close after replying.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for live in lock(&self.live).values() {
+            if live.idle.load(Ordering::SeqCst) {
+                let _ = live.stream.shutdown(Shutdown::Read);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Marks a connection busy for the life of one request.
+pub struct Busy<'a> {
+    idle: &'a AtomicBool,
+}
+
+impl<'a> Busy<'a> {
+    /// Marks `idle` false until dropped.
+    pub fn new(idle: &'a AtomicBool) -> Busy<'a> {
+        idle.store(false, Ordering::SeqCst);
+        Busy { idle }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.idle.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Releases a connection's slot when its thread ends, however it ends.
+struct Slot {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.shared.live).remove(&self.id);
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One bound listener and its accept thread.
+struct Listener {
+    configured: SocketAddr,
+    local: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    fn bind(addr: SocketAddr, shared: &Arc<Shared>) -> io::Result<Listener> {
+        let socket = TcpListener::bind(addr)?;
+        let local = socket.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, shared) = (stop.clone(), shared.clone());
+        let thread = thread::Builder::new()
+            .name(format!("accept {local}"))
+            .spawn(move || accept_loop(socket, &flag, &shared))?;
+        Ok(Listener {
+            configured: addr,
+            local,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops accepting: the flag, then a connection to wake the blocked `accept`.
+    fn close(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&wake_addr(self.local), Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where to connect to wake a listener bound to `local` (a wildcard address is not routable).
+fn wake_addr(local: SocketAddr) -> SocketAddr {
+    let mut addr = local;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+fn accept_loop(listener: TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match stream {
+            Ok(stream) => admit(stream, shared),
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                // Out of descriptors: give connections a moment to finish instead of spinning.
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Gives an accepted socket its thread, or a 503 when over `max_connections`.
+fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
+    let accepted = Instant::now();
+    let Ok(peer) = stream.peer_addr() else { return };
+    let _ = stream.set_nodelay(true);
+    let max = shared.config().server.max_connections;
+    if shared.active.fetch_add(1, Ordering::SeqCst) >= max {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        log::warn!("{peer}: over max_connections ({max}), refused");
+        conn::refuse_overloaded(&mut stream);
+        return;
+    }
+    let (id, idle) = shared.register(&stream);
+    let slot = Slot {
+        shared: shared.clone(),
+        id,
+    };
+    let spawned = thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(move || {
+            let slot = slot;
+            conn::serve(stream, peer, &slot.shared, &idle, accepted);
+        });
+    if let Err(e) = spawned {
+        // The closure (and with it the slot and the socket) was dropped: the count is right.
+        log::error!("{peer}: cannot start a thread: {e}");
+    }
+}
+
+/// What went wrong starting the server.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// A listener could not be bound, or the watcher could not start.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "{e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The server, seen from `main` and from tests.
+pub struct Server;
+
+impl Server {
+    /// Binds the listeners of `config` and starts serving. No file is watched.
+    pub fn start(config: Config) -> Result<Handle, StartError> {
+        let shared = Shared::new(config);
+        let plain = Arc::new(Mutex::new(None));
+        rebind(&shared, &plain).map_err(StartError::Io)?;
+        Ok(Handle {
+            shared,
+            plain,
+            watcher: None,
+        })
+    }
+
+    /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file changes.
+    pub fn start_watching(path: &Path, overrides: Overrides) -> Result<Handle, StartError> {
+        let config = overrides.load(path).map_err(StartError::Config)?;
+        let mut handle = Server::start(config)?;
+        let (shared, plain) = (handle.shared.clone(), handle.plain.clone());
+        let path_buf: PathBuf = path.to_path_buf();
+        let on_change = move || apply_reload(&path_buf, &overrides, &shared, &plain);
+        let watcher = reload::watch(path, on_change).map_err(StartError::Io)?;
+        handle.watcher = Some(watcher);
+        Ok(handle)
+    }
+}
+
+type PlainListener = Arc<Mutex<Option<Listener>>>;
+
+/// Brings the plain listener in line with the configuration: bind if the address changed.
+fn rebind(shared: &Arc<Shared>, plain: &PlainListener) -> io::Result<()> {
+    let wanted = shared.config().server.listen;
+    let mut current = lock(plain);
+    if current.as_ref().map(|l| l.configured) == wanted {
+        return Ok(());
+    }
+    let new = match wanted {
+        Some(addr) => Some(Listener::bind(addr, shared)?),
+        None => None,
+    };
+    if let Some(old) = std::mem::replace(&mut *current, new) {
+        old.close();
+    }
+    Ok(())
+}
+
+/// Reads the changed config file and swaps it in if valid; the old one stays otherwise.
+fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain: &PlainListener) {
+    let new = match overrides.load(path) {
+        Ok(new) => new,
+        Err(e) => {
+            log::error!("config not reloaded, keeping the previous one: {e}");
+            return;
+        }
+    };
+    let old = shared.config();
+    if *old == new {
+        return;
+    }
+    let changes = Config::describe_changes(&old, &new);
+    log::set_max_level(new.log.level);
+    shared.replace_config(Arc::new(new));
+    if let Err(e) = rebind(shared, plain) {
+        log::error!("config reloaded, but the new listener could not be bound: {e}");
+    }
+    log::info!("config reloaded: {}", changes.join("; "));
+}
+
+/// A running server.
+pub struct Handle {
+    shared: Arc<Shared>,
+    plain: PlainListener,
+    watcher: Option<Watcher>,
+}
+
+impl Handle {
+    /// The address the plain-HTTP listener is bound to now (the real port when 0 was asked).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        lock(&self.plain).as_ref().map(|l| l.local)
+    }
+
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.config()
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active_connections()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for at most `shutdown_grace_s`, and
+    /// returns true if every connection ended in time.
+    pub fn shutdown(mut self) -> bool {
+        drop(self.watcher.take());
+        if let Some(listener) = lock(&self.plain).take() {
+            listener.close();
+        }
+        self.shared.stop();
+        let deadline = Instant::now() + self.shared.config().server.shutdown_grace;
+        while self.shared.active_connections() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+}
