@@ -250,6 +250,7 @@ pub struct Server;
 impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
+        warn_unbuilt(&config);
         let shared = Shared::new(config);
         let plain = Arc::new(Mutex::new(None));
         rebind(&shared, &plain).map_err(StartError::Io)?;
@@ -306,12 +307,31 @@ fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain:
         return;
     }
     let changes = Config::describe_changes(&old, &new);
+    warn_unbuilt(&new);
     log::set_max_level(new.log.level);
     shared.replace_config(Arc::new(new));
     if let Err(e) = rebind(shared, plain) {
         log::error!("config reloaded, but the new listener could not be bound: {e}");
     }
     log::info!("config reloaded: {}", changes.join("; "));
+}
+
+/// Says which configured features this build does not act on yet, so a setting is never
+/// ignored silently.
+fn warn_unbuilt(config: &Config) {
+    let mut unbuilt = Vec::new();
+    if config.tls.listen.is_some() {
+        unbuilt.push("[tls] (HTTPS)");
+    }
+    if !config.routes.is_empty() {
+        unbuilt.push("[[route]]");
+    }
+    if !config.cors.origins.is_empty() {
+        unbuilt.push("[cors]");
+    }
+    if !unbuilt.is_empty() {
+        log::warn!("not implemented yet, ignored: {}", unbuilt.join(", "));
+    }
 }
 
 /// A running server.
