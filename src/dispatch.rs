@@ -68,12 +68,19 @@ pub struct Target<'a> {
 /// Answers one request.
 pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
-    if let Method::Other(_) = method {
-        return Err(Error::NotImplemented);
+    match method {
+        Method::Other(_) => return Err(Error::NotImplemented),
+        // CONNECT's target is an authority, not a path: refuse it before reading one.
+        Method::Connect => {
+            return Err(Error::MethodNotAllowed(method::options::all_methods(
+                req.config,
+            )));
+        }
+        _ => {}
     }
     let (raw_path, query) = split_target(req.head.target())?;
     if raw_path == "*" {
-        return method::options::asterisk(&method);
+        return method::options::asterisk(req.config, &method);
     }
     let path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
     let target = Target {
@@ -93,7 +100,7 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
 /// The per-method ladder: access, then the handler.
 fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
     let config = req.config;
-    if *method == Method::Connect || method.is_write() {
+    if method.is_write() {
         // Writing lands with the write handlers; until then every write is refused here.
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,

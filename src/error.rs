@@ -65,8 +65,16 @@ impl Error {
     }
 
     /// True when the connection cannot carry another request after this error.
+    /// Every parse error closes: the framing of what follows can no longer be trusted.
     pub fn must_close(&self) -> bool {
-        matches!(self.status(), 400 | 408 | 413 | 414 | 431 | 501 | 503 | 505)
+        matches!(
+            self,
+            Error::Parse(_)
+                | Error::BadRequest(_)
+                | Error::Timeout
+                | Error::BodyTooLarge
+                | Error::Overloaded
+        )
     }
 }
 

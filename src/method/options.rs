@@ -1,6 +1,7 @@
 //! OPTIONS: which methods the configuration permits here.
 
 use crate::access;
+use crate::config::Config;
 use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::http::Method;
@@ -13,9 +14,18 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
 }
 
 /// `OPTIONS *`: every method the server implements. Any other method with `*` is malformed.
-pub fn asterisk(method: &Method) -> Result<Response, Error> {
+pub fn asterisk(config: &Config, method: &Method) -> Result<Response, Error> {
     if *method != Method::Options {
         return Err(Error::BadRequest("asterisk-form outside OPTIONS"));
     }
-    Ok(Response::new(204).header("Allow", access::join(&access::SERVED)))
+    Ok(Response::new(204).header("Allow", all_methods(config)))
+}
+
+/// The methods the server implements, as an `Allow` value (TRACE only while enabled).
+pub fn all_methods(config: &Config) -> String {
+    let served: Vec<Method> = access::SERVED
+        .into_iter()
+        .filter(|m| *m != Method::Trace || config.server.trace)
+        .collect();
+    access::join(&served)
 }
