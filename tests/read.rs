@@ -39,6 +39,14 @@ fn fixture(public: &Path) {
     symlink(dir.join("canary.txt"), public.join("link-out")).unwrap();
     symlink("../canary.txt", public.join("link-out-rel")).unwrap();
     symlink(dir.join("outside"), public.join("dir-out")).unwrap();
+    symlink("loop", public.join("loop")).unwrap();
+    symlink("missing-target", public.join("dangling")).unwrap();
+    fs::write(public.join("100%.txt"), "percent\n").unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(public.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success(), "mkfifo");
 }
 
 fn start(server_keys: &str) -> TestServer {
@@ -69,6 +77,7 @@ fn assert_clean_error(srv: &TestServer, what: &str, resp: &Resp) {
 #[test]
 fn hostile_paths_are_refused_and_nothing_outside_the_root_is_read() {
     let srv = start("");
+    let long_name = format!("/{}", "n".repeat(300));
     let rows: &[(&str, &str, u16)] = &[
         // Climbing above the root, plain, encoded and mixed: 400.
         ("dot-dot at the root", "/../canary.txt", 400),
@@ -112,12 +121,21 @@ fn hostile_paths_are_refused_and_nothing_outside_the_root_is_read() {
         ("dot-file", "/.env", 404),
         ("dot-file encoded", "/%2eenv", 404),
         ("dot-folder", "/.git/", 404),
+        ("dot-folder without slash is not redirected", "/.git", 404),
         ("file in a dot-folder", "/.git/config", 404),
         ("dot-file in a folder", "/sub/.hidden.txt", 404),
         ("temporary upload file", "/.shelf-tmp-123", 404),
         ("path through a file", "/a.txt/x", 404),
         ("trailing slash on a file", "/a.txt/", 404),
         ("missing", "/missing.txt", 404),
+        ("symlink loop", "/loop", 404),
+        ("dangling symlink", "/dangling", 404),
+        ("name too long for the file system", &long_name, 404),
+        (
+            "named pipe, which would block a reader forever",
+            "/fifo",
+            404,
+        ),
     ];
     for &(name, target, status) in rows {
         let resp = get_and_head(&srv, target, "");
@@ -147,6 +165,8 @@ fn symlinks_inside_the_root_are_served() {
             "hello a\n",
         ),
         ("encoded space", "/c%20d.txt", "spaced\n"),
+        ("encoded percent", "/100%25.txt", "percent\n"),
+        ("query ignored on a file", "/a.txt?x=1&y", "hello a\n"),
         ("encoded UTF-8", "/%C3%A9t%C3%A9.txt", "accent\n"),
         (
             "absolute-form",

@@ -60,6 +60,10 @@ fn redirect_to_folder(target: &Target<'_>) -> Response {
 
 /// A file: validators, preconditions, then the body streamed from disk.
 fn serve_file(req: &Request<'_>, path: &Path, meta: Metadata) -> Result<Response, Error> {
+    // Only regular files: opening a named pipe would block this thread until a writer came.
+    if !meta.is_file() {
+        return Err(Error::NotFound);
+    }
     let file = File::open(path)?;
     // Validators come from the open file, so they describe exactly the bytes we send.
     let meta = file.metadata().unwrap_or(meta);
