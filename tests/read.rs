@@ -322,6 +322,23 @@ fn assert_strong_etag(name: &str, resp: &Resp) -> String {
 }
 
 #[test]
+fn last_modified_is_never_later_than_date() {
+    // RFC 9110 §8.8.2.1: "An origin server with a clock ... MUST NOT generate a Last-Modified
+    // date that is later than the server's time of message origination (Date)."
+    let srv = TestServer::start_with("", "", |p| {
+        let path = p.join("future.txt");
+        fs::write(&path, "from the future").unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(SystemTime::now() + Duration::from_secs(86_400))
+            .unwrap();
+    });
+    let resp = get_and_head(&srv, "/future.txt", "");
+    let date = httpdate::parse_http_date(resp.header("date").unwrap()).unwrap();
+    let lm = httpdate::parse_http_date(resp.header("last-modified").unwrap()).unwrap();
+    assert!(lm <= date, "Last-Modified {lm:?} after Date {date:?}");
+}
+
+#[test]
 fn cache_control_is_sent_on_files_only_when_configured() {
     let srv = TestServer::start_with("cache_control = \"public, max-age=60\"", "", |p| {
         fs::write(p.join("a.txt"), "a").unwrap();
@@ -770,6 +787,18 @@ fn not_found_page_or_built_in_404() {
     }
     // Bad requests are not 404s.
     assert_eq!(get_and_head(&srv, "/../canary.txt", "").status, 400);
+
+    let srv = start("not_found = \"no-such-page.html\"");
+    let resp = get_and_head(&srv, "/missing.txt", "");
+    assert_eq!(
+        resp.status, 404,
+        "a missing not_found page falls back to the built-in"
+    );
+    assert!(
+        resp.header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
 
     let srv = start("");
     let resp = get_and_head(&srv, "/missing.txt", "");
