@@ -982,3 +982,31 @@ impl Json<'_> {
             .unwrap()
     }
 }
+
+#[test]
+fn head_and_304_leave_no_body_on_a_persistent_connection() {
+    use std::io::{BufReader, Write};
+    let srv = start("");
+    let tag = request(&srv, "GET", "/a.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    // Pipelined: if HEAD or the 304 leaked a body, the next status line would be garbage.
+    let raw = format!(
+        "HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {tag}\r\n\r\n\
+         HEAD /sub/ HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    );
+    let mut stream = srv.connect();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let expected: &[(bool, u16)] = &[(true, 200), (false, 304), (true, 200), (false, 200)];
+    for (i, &(head_only, status)) in expected.iter().enumerate() {
+        let resp = common::read_response(&mut reader, head_only);
+        assert_eq!(resp.status, status, "response {i}");
+        if i == 3 {
+            assert_eq!(resp.text(), "hello a\n");
+        }
+    }
+}
