@@ -28,8 +28,8 @@ pub struct Validators<'a> {
 pub fn evaluate(head: &Head, v: &Validators<'_>) -> Outcome {
     let safe = matches!(head.method(), Method::Get | Method::Head);
     // Step 1, If-Match; step 2, If-Unmodified-Since only when If-Match is absent.
-    if let Some(value) = head.header("if-match") {
-        if !check_if_match(value, v.etag) {
+    if let Some(value) = list_field(head, "if-match") {
+        if !check_if_match(&value, v.etag) {
             return Outcome::Failed;
         }
     } else if let Some(value) = head.header("if-unmodified-since")
@@ -38,8 +38,8 @@ pub fn evaluate(head: &Head, v: &Validators<'_>) -> Outcome {
         return Outcome::Failed;
     }
     // Step 3, If-None-Match; step 4, If-Modified-Since only when If-None-Match is absent.
-    if let Some(value) = head.header("if-none-match") {
-        if !check_if_none_match(value, v.etag) {
+    if let Some(value) = list_field(head, "if-none-match") {
+        if !check_if_none_match(&value, v.etag) {
             // RFC 9110 §13.1.2: "304 (Not Modified) if the request method is GET or HEAD;
             // or 412 (Precondition Failed) otherwise."
             return if safe {
@@ -55,6 +55,20 @@ pub fn evaluate(head: &Head, v: &Validators<'_>) -> Outcome {
         return Outcome::NotModified;
     }
     Outcome::Proceed
+}
+
+/// A list-based field, every field line joined with ", ": RFC 9110 §5.3 lets a sender split
+/// a list over several lines, and a recipient must read them as one.
+fn list_field(head: &Head, name: &str) -> Option<String> {
+    let mut lines = head
+        .header_all(name)
+        .filter_map(|v| std::str::from_utf8(v).ok());
+    let mut value = lines.next()?.to_string();
+    for line in lines {
+        value.push_str(", ");
+        value.push_str(line);
+    }
+    Some(value)
 }
 
 /// RFC 9110 §13.1.1: true when the condition holds. `*` holds if the resource exists;

@@ -156,6 +156,13 @@ pub enum ResolveError {
     Io(io::Error),
 }
 
+/// "Too many levels of symbolic links"; by number, as `io::ErrorKind::FilesystemLoop` is unstable.
+#[cfg(target_os = "linux")]
+const ELOOP: i32 = 40;
+/// "Too many levels of symbolic links" on macOS and the BSDs.
+#[cfg(not(target_os = "linux"))]
+const ELOOP: i32 = 62;
+
 impl From<io::Error> for ResolveError {
     fn from(e: io::Error) -> Self {
         match e.kind() {
@@ -163,6 +170,8 @@ impl From<io::Error> for ResolveError {
             io::ErrorKind::NotFound
             | io::ErrorKind::NotADirectory
             | io::ErrorKind::InvalidFilename => ResolveError::NotFound,
+            // A symlink loop leads nowhere: absent, like a dangling link.
+            _ if e.raw_os_error() == Some(ELOOP) => ResolveError::NotFound,
             _ => ResolveError::Io(e),
         }
     }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::path::Path;
+use std::time::SystemTime;
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
@@ -60,11 +61,17 @@ fn redirect_to_folder(target: &Target<'_>) -> Response {
 
 /// A file: validators, preconditions, then the body streamed from disk.
 fn serve_file(req: &Request<'_>, path: &Path, meta: Metadata) -> Result<Response, Error> {
+    // Only regular files: opening a named pipe would block this thread until a writer came.
+    if !meta.is_file() {
+        return Err(Error::NotFound);
+    }
     let file = File::open(path)?;
     // Validators come from the open file, so they describe exactly the bytes we send.
     let meta = file.metadata().unwrap_or(meta);
     let tag = etag::for_file(&meta);
-    let modified = meta.modified().ok();
+    // RFC 9110 §8.8.2.1: a Last-Modified "later than the server's time of message
+    // origination" MUST be replaced by that time; the conditionals then use the same date.
+    let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
     let response = file_headers(req.config, path, &tag, modified);
     let validators = Validators {
         etag: Some(&tag),

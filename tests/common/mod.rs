@@ -111,7 +111,10 @@ impl TestServer {
 
     /// `GET path` with `Connection: close`, plus extra header lines (each ending in `\r\n`).
     pub fn get(&self, path: &str, headers: &str) -> Resp {
-        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n").as_bytes())
+        self.send(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n")
+                .as_bytes(),
+        )
     }
 
     /// Sends `raw` and returns every byte the server writes until it closes.
@@ -175,7 +178,10 @@ impl Resp {
     }
 
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
     }
 
     pub fn text(&self) -> String {
@@ -191,7 +197,11 @@ pub fn read_response<R: Read>(reader: &mut BufReader<R>, head_only: bool) -> Res
     assert!(!line.is_empty(), "connection closed before a response");
     let mut parts = line.trim_end().splitn(3, ' ');
     let version = parts.next().unwrap().to_string();
-    let status: u16 = parts.next().expect("status").parse().expect("numeric status");
+    let status: u16 = parts
+        .next()
+        .expect("status")
+        .parse()
+        .expect("numeric status");
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -217,7 +227,10 @@ pub fn read_response<R: Read>(reader: &mut BufReader<R>, head_only: bool) -> Res
         let mut body = vec![0u8; len];
         reader.read_exact(&mut body).expect("body");
         resp.body = body;
-    } else if resp.header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
         resp.body = read_chunked(reader);
     } else {
         reader.read_to_end(&mut resp.body).unwrap();
@@ -249,4 +262,45 @@ pub fn poll_until(what: &str, mut check: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Sends `method target` on a new connection with `Connection: close` and extra header lines
+/// (each ending in `\r\n`), reads one response, and asserts nothing follows it (so a HEAD, 304
+/// or 204 that leaks a body fails here).
+pub fn request(srv: &TestServer, method: &str, target: &str, headers: &str) -> Resp {
+    let raw =
+        format!("{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n");
+    let bytes = srv.send_raw(raw.as_bytes());
+    let mut reader = BufReader::new(&bytes[..]);
+    let resp = read_response(&mut reader, method == "HEAD");
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "{method} {target}: {} bytes after the response: {:?}",
+        rest.len(),
+        String::from_utf8_lossy(&rest[..rest.len().min(200)])
+    );
+    resp
+}
+
+/// GET and HEAD of `target` (in the manner of Go's `fs_test.go`): asserts HEAD got exactly the
+/// status and headers GET got (`Date` aside) and no body; returns the GET response.
+pub fn get_and_head(srv: &TestServer, target: &str, headers: &str) -> Resp {
+    let get = request(srv, "GET", target, headers);
+    let head = request(srv, "HEAD", target, headers);
+    let without_date = |r: &Resp| {
+        r.headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("date"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(head.status, get.status, "HEAD {target} status vs GET");
+    assert_eq!(
+        without_date(&head),
+        without_date(&get),
+        "HEAD {target} headers vs GET"
+    );
+    get
 }
