@@ -111,7 +111,10 @@ impl TestServer {
 
     /// `GET path` with `Connection: close`, plus extra header lines (each ending in `\r\n`).
     pub fn get(&self, path: &str, headers: &str) -> Resp {
-        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n").as_bytes())
+        self.send(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n")
+                .as_bytes(),
+        )
     }
 
     /// Sends `raw` and returns every byte the server writes until it closes.
@@ -175,7 +178,10 @@ impl Resp {
     }
 
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
     }
 
     pub fn text(&self) -> String {
@@ -191,7 +197,11 @@ pub fn read_response<R: Read>(reader: &mut BufReader<R>, head_only: bool) -> Res
     assert!(!line.is_empty(), "connection closed before a response");
     let mut parts = line.trim_end().splitn(3, ' ');
     let version = parts.next().unwrap().to_string();
-    let status: u16 = parts.next().expect("status").parse().expect("numeric status");
+    let status: u16 = parts
+        .next()
+        .expect("status")
+        .parse()
+        .expect("numeric status");
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -217,7 +227,10 @@ pub fn read_response<R: Read>(reader: &mut BufReader<R>, head_only: bool) -> Res
         let mut body = vec![0u8; len];
         reader.read_exact(&mut body).expect("body");
         resp.body = body;
-    } else if resp.header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
         resp.body = read_chunked(reader);
     } else {
         reader.read_to_end(&mut resp.body).unwrap();
