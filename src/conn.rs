@@ -243,7 +243,11 @@ fn serve_one<S: Transport>(
     let (result, settled, user, client) = {
         let body = RequestBody::new(wire, &head, config);
         let mut req = Request::new(&head, peer, config, body);
-        let result = dispatch::handle(&mut req);
+        // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
+        let result = match req.body.declared_len() {
+            Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),
+            _ => dispatch::handle(&mut req),
+        };
         let (result, settled) = match req.body.settle() {
             Ok(settled) => (result, settled),
             // A body found malformed, too large or too slow while draining is the answer,
