@@ -262,3 +262,20 @@ fn over_max_connections_is_503_then_recovers() {
     poll_until("a slot frees", || server.handle().active_connections() == 0);
     assert_still_serving(&server, "after the others closed");
 }
+
+/// A client over `max_connections` that sends its request at once still reads the 503.
+#[test]
+fn over_max_connections_with_a_request_already_sent_reads_503() {
+    let server = server_with("max_connections = 1\nheader_timeout_s = 5");
+    let mut held = BufReader::new(server.connect());
+    held.get_mut().write_all(&get_with("/ok.txt", "")).unwrap();
+    assert_eq!(read_response(&mut held, false).status, 200);
+    for i in 0..20 {
+        let mut stream = server.connect();
+        write_lenient(&mut stream, &get_with("/ok.txt", ""));
+        let mut reader = BufReader::new(stream);
+        let resp = read_response(&mut reader, false);
+        assert_eq!(resp.status, 503, "attempt {i}");
+        assert!(is_closed(reader.get_mut()), "attempt {i}");
+    }
+}

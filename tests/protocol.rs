@@ -645,3 +645,45 @@ fn expect_continue_in_http_1_0_is_ignored() {
     let second = read_response(&mut conn, false);
     assert_eq!(second.body, b"other");
 }
+
+/// A bad request pipelined behind good ones: the good ones are answered first, in order,
+/// then the 400, then the close.
+#[test]
+fn bad_request_in_a_pipeline_is_answered_after_the_good_ones() {
+    let server = server();
+    let mut conn = open(&server);
+    write(
+        &mut conn,
+        b"GET /file.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /other.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /file.txt HTTP/1.1\r\nHost : t\r\n\r\n\
+          GET /file.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert_eq!(read_response(&mut conn, false).body, b"hello");
+    assert_eq!(read_response(&mut conn, false).body, b"other");
+    let bad = read_response(&mut conn, false);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.header("connection"), Some("close"));
+    assert!(conn.buffer().is_empty(), "answered a request after the 400");
+    assert!(is_closed(conn.get_mut()));
+}
+
+/// The header timeout of a later request on a kept-alive connection: after its first byte, a
+/// head has `header_timeout_s` to complete.
+#[test]
+fn second_request_head_times_out_with_408() {
+    let server = server_with("header_timeout_s = 1\nkeep_alive_s = 5");
+    let mut conn = open(&server);
+    write(
+        &mut conn,
+        b"GET /file.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /fi",
+    );
+    assert_eq!(read_response(&mut conn, false).status, 200);
+    let started = Instant::now();
+    let resp = read_response(&mut conn, false);
+    assert_eq!(resp.status, 408);
+    assert_eq!(resp.header("connection"), Some("close"));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "408 too late: {took:?}");
+    assert!(is_closed(conn.get_mut()));
+}
