@@ -243,8 +243,17 @@ fn serve_one<S: Transport>(
     let (result, settled, user, client) = {
         let body = RequestBody::new(wire, &head, config);
         let mut req = Request::new(&head, peer, config, body);
-        let result = dispatch::handle(&mut req);
-        let settled = req.body.settle();
+        // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
+        let result = match req.body.declared_len() {
+            Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),
+            _ => dispatch::handle(&mut req),
+        };
+        let (result, settled) = match req.body.settle() {
+            Ok(settled) => (result, settled),
+            // A body found malformed, too large or too slow while draining is the answer,
+            // unless the handler already refused the request; either way the connection closes.
+            Err(e) => (result.and(Err(e)), false),
+        };
         (result, settled, req.user.take(), req.client)
     };
     let mut close = !head.keep_alive() || !settled || shared.is_stopping();
@@ -409,24 +418,29 @@ mod body {
         }
 
         /// After the handler: reads and drops a small unread remainder so the connection stays
-        /// usable. False when the connection must close because the body could not be settled.
-        pub fn settle(&mut self) -> bool {
+        /// usable. `Ok(false)` when the connection must close because the body was left
+        /// unread; `Err` when draining found it malformed, too large or too slow.
+        pub fn settle(&mut self) -> Result<bool, Error> {
             match &self.state {
-                State::Done => return true,
-                State::Broken => return false,
+                State::Done => return Ok(true),
+                State::Broken => return Ok(false),
                 // RFC 9110 §10.1.1: the client waits for 100; we refused, so it sends nothing
                 // we could read, or a body we will not read: close.
-                State::Unread(_) if self.expect_continue => return false,
+                State::Unread(_) if self.expect_continue => return Ok(false),
                 _ => {}
             }
-            let small = matches!(self.framing, Framing::Length(n) if n <= DRAIN_MAX);
+            // A chunked body's size is unknown until read: drain at most DRAIN_MAX of it.
+            let small = match self.framing {
+                Framing::Length(n) => n <= DRAIN_MAX.min(self.max_body),
+                Framing::Chunked | Framing::None => true,
+            };
             if !small {
-                return false;
+                return Ok(false);
             }
             let mut sink = io::sink();
             match io::copy(&mut (&mut *self).take(DRAIN_MAX + 1), &mut sink) {
-                Ok(_) => matches!(self.state, State::Done),
-                Err(_) => false,
+                Ok(_) => Ok(matches!(self.state, State::Done)),
+                Err(e) => Err(body_error(e)),
             }
         }
     }

@@ -304,3 +304,85 @@ pub fn get_and_head(srv: &TestServer, target: &str, headers: &str) -> Resp {
     );
     get
 }
+
+/// Writes `raw` on `stream`, ignoring a write error: a server that refuses a large request may
+/// close before reading all of it, and the response is what the test checks.
+pub fn write_lenient(stream: &mut TcpStream, raw: &[u8]) {
+    let _ = stream.write_all(raw);
+}
+
+/// The headers every response carries: one valid `Date`, one `Server: shelf`; `what` names
+/// the case in failures.
+pub fn assert_common_headers(resp: &Resp, what: &str) {
+    let date = resp
+        .header("date")
+        .unwrap_or_else(|| panic!("{what}: no Date"));
+    assert!(
+        httpdate::parse_http_date(date).is_ok(),
+        "{what}: bad Date {date:?}"
+    );
+    assert_eq!(resp.header("server"), Some("shelf"), "{what}: Server");
+    assert!(
+        resp.header_count("date") == 1 && resp.header_count("server") == 1,
+        "{what}"
+    );
+}
+
+/// Splits everything a server sent before closing into (head, body) and checks that the body
+/// is exactly `Content-Length` bytes (0 when the header is absent).
+pub fn assert_exact_length(raw: &[u8], what: &str) -> (String, Vec<u8>) {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "{what}: no complete head in {:?}",
+                String::from_utf8_lossy(raw)
+            )
+        });
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let body = raw[end + 4..].to_vec();
+    let declared = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| {
+            v.trim().parse::<usize>().expect("numeric Content-Length")
+        });
+    assert_eq!(
+        body.len(),
+        declared,
+        "{what}: body length vs Content-Length\n{head}"
+    );
+    (head, body)
+}
+
+/// Sends `raw` on a new connection and checks the refusal a hostile input must get: `status`,
+/// `Connection: close`, then EOF; and afterwards the server still serves `GET /ok.txt` (which
+/// the caller must have created) on a new connection. Returns the refusal.
+pub fn assert_refused(server: &TestServer, what: &str, raw: &[u8], status: u16) -> Resp {
+    let mut stream = server.connect();
+    write_lenient(&mut stream, raw);
+    let mut reader = BufReader::new(stream);
+    let resp = read_response(&mut reader, false);
+    assert_eq!(resp.status, status, "{what}: status ({resp:?})");
+    assert_common_headers(&resp, what);
+    assert_eq!(
+        resp.header("connection"),
+        Some("close"),
+        "{what}: Connection"
+    );
+    assert!(
+        reader.buffer().is_empty(),
+        "{what}: bytes after the response"
+    );
+    assert!(is_closed(reader.get_mut()), "{what}: connection left open");
+    assert_still_serving(server, what);
+    resp
+}
+
+/// The server answers a normal `GET /ok.txt` on a new connection.
+pub fn assert_still_serving(server: &TestServer, what: &str) {
+    let ok = server.get("/ok.txt", "");
+    assert_eq!(ok.status, 200, "{what}: server no longer serves");
+}
