@@ -248,11 +248,16 @@ fn serve_one<S: Transport>(
             Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),
             _ => dispatch::handle(&mut req),
         };
-        let (result, settled) = match req.body.settle() {
-            Ok(settled) => (result, settled),
-            // A body found malformed, too large or too slow while draining is the answer,
-            // unless the handler already refused the request; either way the connection closes.
-            Err(e) => (result.and(Err(e)), false),
+        // Draining for a connection that closes anyway would only delay the answer.
+        let closing = matches!(&result, Err(e) if e.must_close());
+        let (result, settled) = match closing {
+            true => (result, false),
+            false => match req.body.settle() {
+                Ok(settled) => (result, settled),
+                // A body found malformed, too large or too slow while draining is the answer;
+                // the connection closes.
+                Err(e) => (result.and(Err(e)), false),
+            },
         };
         (result, settled, req.user.take(), req.client)
     };

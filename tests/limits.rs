@@ -279,3 +279,23 @@ fn over_max_connections_with_a_request_already_sent_reads_503() {
         assert!(is_closed(reader.get_mut()), "attempt {i}");
     }
 }
+
+/// A request refused with a closing status (here 400 for a bad path) is answered at once: the
+/// server does not first wait for a body it will never read.
+#[test]
+fn refusal_that_closes_does_not_wait_for_the_body() {
+    let server = server_with("body_timeout_s = 5");
+    let mut stream = server.connect();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /%zz HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut BufReader::new(&mut stream), false);
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "400 took {:?}: it waited for the body",
+        started.elapsed()
+    );
+}
