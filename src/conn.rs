@@ -14,7 +14,7 @@ use crate::dispatch::{self, Request};
 use crate::error::Error;
 use crate::http::body::BodyError;
 use crate::http::parse::{self, Head, Limits, Parsed};
-use crate::http::response::{self, Response};
+use crate::http::response::{self, Output, Response};
 use crate::http::{Method, Version};
 use crate::log as access_log;
 use crate::server::{Busy, Shared};
@@ -27,14 +27,20 @@ const READ_CHUNK: usize = 4096;
 const DRAIN_MAX: u64 = 64 * 1024;
 
 /// A byte stream the connection loop can run on.
-pub trait Transport: Read + Write {
+pub trait Transport: Read + Output {
     /// Bounds the next blocking reads; `None` waits forever.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Bounds each blocking write, so a client that stops reading cannot hold a thread.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 }
 
 impl Transport for TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
     }
 }
 
@@ -43,18 +49,24 @@ pub struct Wire<S> {
     stream: S,
     buf: Vec<u8>,
     pos: usize,
+    /// The read timeout last set on the socket: most requests need no new `setsockopt`.
+    read_timeout: Option<Duration>,
 }
 
 /// Object-safe view of a [`Wire`] for request bodies: buffered reads, writes (100 Continue)
 /// and read deadlines.
 pub trait BodyWire: BufRead + Write {
-    /// See [`Transport::set_read_timeout`].
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Bounds the next blocking reads.
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 }
 
 impl<S: Transport> BodyWire for Wire<S> {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.read_timeout != Some(timeout) {
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.read_timeout = Some(timeout);
+        }
+        Ok(())
     }
 }
 
@@ -144,10 +156,16 @@ pub fn serve<S: Transport>(
     idle: &AtomicBool,
     accepted: Instant,
 ) {
+    let write_timeout = shared.config().server.body_timeout;
+    if let Err(e) = stream.set_write_timeout(Some(write_timeout)) {
+        log::debug!("{peer}: cannot set a write timeout: {e}");
+        return;
+    }
     let mut wire = Wire {
         stream,
         buf: Vec::with_capacity(READ_CHUNK),
         pos: 0,
+        read_timeout: None,
     };
     let mut first = true;
     loop {
@@ -211,7 +229,7 @@ fn read_head<S: Transport>(
         if left.is_zero() {
             return Err(Error::Timeout);
         }
-        wire.stream.set_read_timeout(Some(left))?;
+        wire.set_read_timeout(left)?;
         match wire.read_more(READ_CHUNK) {
             Ok(0) => return Ok(None),
             Ok(_) => {}
@@ -223,7 +241,7 @@ fn read_head<S: Transport>(
 
 /// Idles until the next request's first byte; false when the client closed or idled out.
 fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<bool, Error> {
-    wire.stream.set_read_timeout(Some(idle))?;
+    wire.set_read_timeout(idle)?;
     match wire.read_more(READ_CHUNK) {
         Ok(0) => Ok(false),
         Ok(_) => Ok(true),
@@ -292,7 +310,7 @@ fn serve_one<S: Transport>(
 }
 
 /// Answers a request whose head could not be read, then the connection closes.
-fn send_head_error<W: Write>(w: &mut W, e: &Error, peer: SocketAddr, config: &Config) {
+fn send_head_error<W: Output>(w: &mut W, e: &Error, peer: SocketAddr, config: &Config) {
     if matches!(e, Error::Io(_)) {
         return; // a socket error: nobody to answer
     }
@@ -411,7 +429,7 @@ mod body {
             if self.expect_continue {
                 wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             }
-            wire.set_read_timeout(Some(self.body_timeout))?;
+            wire.set_read_timeout(self.body_timeout)?;
             self.state = match self.framing {
                 Framing::Length(n) => State::Length(LengthReader::new(wire, n)),
                 Framing::Chunked => {

@@ -299,3 +299,24 @@ fn refusal_that_closes_does_not_wait_for_the_body() {
         started.elapsed()
     );
 }
+
+/// A client that stops reading a large response cannot hold its thread: the write times out
+/// after `body_timeout_s` and the connection is dropped.
+#[test]
+fn client_that_stops_reading_is_dropped() {
+    let server = TestServer::start_with("body_timeout_s = 1", "", |public| {
+        std::fs::write(public.join("big.bin"), vec![7u8; 64 << 20]).unwrap();
+    });
+    let mut stream = server.connect();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    poll_until("the server to start sending", || {
+        server.handle().active_connections() == 1
+    });
+    // Never read: the socket buffers fill and the server's write blocks, then times out.
+    poll_until("the stalled connection to be dropped", || {
+        server.handle().active_connections() == 0
+    });
+    drop(stream);
+}

@@ -7,7 +7,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
+use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Version;
@@ -102,8 +103,42 @@ pub struct Framing {
     pub keep_alive_10: bool,
 }
 
+/// Where responses go: any `Write`, plus a zero-copy path for file bodies where the
+/// transport has one (plain TCP: `sendfile`).
+pub trait Output: Write {
+    /// Sends `len` bytes of `file` from its current position; `None` when this output has no
+    /// zero-copy path and the caller should copy instead.
+    fn send_file(&mut self, _file: &mut File, _len: u64) -> Option<io::Result<u64>> {
+        None
+    }
+}
+
+impl Output for Vec<u8> {}
+
+impl Output for TcpStream {
+    fn send_file(&mut self, file: &mut File, len: u64) -> Option<io::Result<u64>> {
+        Some(sendfile_all(self, file, len))
+    }
+}
+
+/// `sendfile(2)` until `len` bytes are out. The kernel copies page cache to the socket, so
+/// a large body costs neither a user-space buffer nor a copy.
+fn sendfile_all(socket: &TcpStream, file: &mut File, len: u64) -> io::Result<u64> {
+    let mut offset = file.stream_position()?;
+    let end = offset + len;
+    while offset < end {
+        // Linux caps one call at about 2 GiB.
+        let want = (end - offset).min(1 << 30) as usize;
+        let n = rustix::fs::sendfile(socket, &*file, Some(&mut offset), want)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+        }
+    }
+    Ok(len)
+}
+
 /// Writes `resp` to `w`. Returns the number of body bytes sent (for the access log).
-pub fn write_response<W: Write>(w: &mut W, resp: Response, framing: Framing) -> io::Result<u64> {
+pub fn write_response<W: Output>(w: &mut W, resp: Response, framing: Framing) -> io::Result<u64> {
     let Response {
         status,
         headers,
@@ -157,7 +192,7 @@ fn write_head(
 }
 
 /// Sends the head (already in `out`) and the body.
-fn write_body<W: Write>(
+fn write_body<W: Output>(
     w: &mut W,
     mut out: Vec<u8>,
     body: Body,
@@ -190,11 +225,18 @@ fn write_body<W: Write>(
     }
 }
 
-/// A small file rides in the head's write; a large one goes through `io::copy`, which Linux
-/// turns into `sendfile` when `W` is a `TcpStream`.
-fn write_file<W: Write>(w: &mut W, mut out: Vec<u8>, file: File, len: u64) -> io::Result<u64> {
+/// A small file rides in the head's write; a large one goes out through the output's
+/// zero-copy path, or a plain copy.
+fn write_file<W: Output>(w: &mut W, mut out: Vec<u8>, mut file: File, len: u64) -> io::Result<u64> {
+    if len > INLINE_BODY_MAX {
+        w.write_all(&out)?;
+        if let Some(sent) = w.send_file(&mut file, len) {
+            return sent;
+        }
+        return copy_exact(&mut file.take(len), w, len);
+    }
     let mut file = file.take(len);
-    if len <= INLINE_BODY_MAX {
+    {
         let start = out.len();
         file.read_to_end(&mut out)?;
         let sent = (out.len() - start) as u64;
@@ -203,10 +245,13 @@ fn write_file<W: Write>(w: &mut W, mut out: Vec<u8>, file: File, len: u64) -> io
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
         }
         w.write_all(&out)?;
-        return Ok(sent);
+        Ok(sent)
     }
-    w.write_all(&out)?;
-    let sent = io::copy(&mut file, w)?;
+}
+
+/// Copies exactly `len` bytes; a short source is an error (the promised length is unmet).
+fn copy_exact<W: Write>(reader: &mut impl Read, w: &mut W, len: u64) -> io::Result<u64> {
+    let sent = io::copy(reader, w)?;
     if sent != len {
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
     }
