@@ -6,10 +6,15 @@ use libfuzzer_sys::fuzz_target;
 use shelf::http::parse::{Limits, Parsed, parse_request, split_target};
 
 fuzz_target!(|data: &[u8]| {
-    // Small limits so that both size errors and complete heads are reachable.
+    // Small limits so that both size errors and complete heads are reachable; odd lengths
+    // get a URI limit above the head limit, where the head window cuts the target short.
     let limits = Limits {
         max_head_bytes: 512,
-        max_uri_bytes: 64,
+        max_uri_bytes: if data.len().is_multiple_of(2) {
+            64
+        } else {
+            1024
+        },
     };
     let Ok(Parsed::Complete { head, consumed }) = parse_request(data, &limits) else {
         return;
@@ -29,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         head.has_header("host"),
     );
     for (name, value) in head.headers() {
-        assert_eq!(head.header_bytes(name).is_some(), true);
+        assert!(head.header_bytes(name).is_some());
         let _ = (
             head.header(name),
             head.header_all(name).count(),
