@@ -215,9 +215,16 @@ fn read_head<S: Transport>(
             Instant::now() + header_timeout
         }
     };
+    // Bytes already seen to hold no line end: the parser rescans from the start, so a head
+    // dribbled byte by byte is only parsed again when a line may have completed, or when the
+    // bytes so far could already be a target over the limit (414 without waiting).
+    let mut scanned = 0;
     loop {
-        if !wire.pending().is_empty() {
-            match parse::parse_request(wire.pending(), &limits)? {
+        let pending = wire.pending();
+        let ready = pending.len() > limits.max_uri_bytes || pending[scanned..].contains(&b'\n');
+        scanned = pending.len();
+        if ready {
+            match parse::parse_request(pending, &limits)? {
                 Parsed::Complete { head, consumed } => {
                     wire.consume(consumed);
                     return Ok(Some(head));
