@@ -71,6 +71,13 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     if let Method::Other(_) = method {
         return Err(Error::NotImplemented);
     }
+    if method == Method::Connect {
+        // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it is
+        // refused before the target is read as one. No rule matches the path `*`.
+        return Err(Error::MethodNotAllowed(access::allow_header(
+            req.config, "*", req.client,
+        )));
+    }
     let (raw_path, query) = split_target(req.head.target())?;
     if raw_path == "*" {
         return method::options::asterisk(&method);
@@ -93,7 +100,7 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
 /// The per-method ladder: access, then the handler.
 fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
     let config = req.config;
-    if *method == Method::Connect || method.is_write() {
+    if method.is_write() {
         // Writing lands with the write handlers; until then every write is refused here.
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,
