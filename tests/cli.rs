@@ -14,10 +14,26 @@ use common::{PATIENCE, TempDir, read_response};
 
 const SHELF: &str = env!("CARGO_BIN_EXE_shelf");
 
-/// A `shelf` process whose stdout lines arrive on a channel; killed on drop if still running.
+/// A `shelf` process whose stdout and stderr lines arrive on channels; killed on drop if still
+/// running.
 struct Shelf {
     child: Child,
     lines: mpsc::Receiver<String>,
+    errors: mpsc::Receiver<String>,
+}
+
+/// Sends each line of `from` on a channel, from a thread of its own.
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 impl Shelf {
@@ -29,20 +45,31 @@ impl Shelf {
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn shelf");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
+        let lines = lines_of(child.stdout.take().unwrap());
+        let errors = lines_of(child.stderr.take().unwrap());
+        Shelf {
+            child,
+            lines,
+            errors,
+        }
+    }
+
+    /// Waits, within `PATIENCE`, for a log line on stderr containing every one of `words`.
+    fn log_line_with(&self, words: &[&str]) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .errors
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no log line with {words:?}: {e}"));
+            if words.iter().all(|w| line.contains(w)) {
+                return line;
             }
-        });
-        Shelf { child, lines }
+        }
     }
 
     /// The next stdout line, within `PATIENCE`.
@@ -463,4 +490,32 @@ fn a_reload_keeps_the_command_line_overrides() {
     .unwrap();
     // Still on the --listen address (not the file's 127.0.0.1:1), with the new setting.
     common::poll_until("TRACE off on the same port", || trace(addr) == 405);
+}
+
+#[test]
+fn reloads_are_logged_and_invalid_edits_name_the_key() {
+    let dir = site("", "[log]\naccess = false\nlevel = \"info\"\n");
+    let shelf = Shelf::spawn(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let (_, addr) = shelf.serving();
+    let config = dir.path().join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("[server]\n", "[server]\nbogus_key = 1\n"),
+    )
+    .unwrap();
+    let line = shelf.log_line_with(&["bogus_key"]);
+    assert!(line.contains("config.toml:2"), "file and line: {line}");
+    assert_eq!(
+        get(addr, "/x", "").status,
+        200,
+        "still serving after a bad edit"
+    );
+    std::fs::write(
+        &config,
+        good.replace("[server]\n", "[server]\ntrace = false\n"),
+    )
+    .unwrap();
+    let line = shelf.log_line_with(&["reloaded", "server.trace"]);
+    assert!(line.contains("true -> false"), "{line}");
 }
