@@ -183,6 +183,9 @@ pub fn serve<S: Transport>(
         };
         first = false;
         let _busy = Busy::new(idle);
+        // The request runs under the settings in force now that its head is here, not those of
+        // when the connection began to wait for it: a reload may have come in between.
+        let config = shared.config();
         if let Err(stop) = serve_one(&mut wire, head, peer, shared, &config) {
             log::trace!("{peer}: closing: {}", stop.explain());
             return;

@@ -78,6 +78,13 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         }
         _ => {}
     }
+    if method == Method::Connect {
+        // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it is
+        // refused before the target is read as one. No rule matches the path `*`.
+        return Err(Error::MethodNotAllowed(access::allow_header(
+            req.config, "*", req.client,
+        )));
+    }
     let (raw_path, query) = split_target(req.head.target())?;
     if raw_path == "*" {
         return method::options::asterisk(req.config, &method);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use shelf::config::reload::Overrides;
 use shelf::server::Server;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 const USAGE: &str = "usage: shelf [--config PATH] [--root DIR] [--listen ADDR:PORT]
        shelf check [--config PATH]
@@ -80,6 +81,9 @@ fn serve(path: &std::path::Path, overrides: Overrides) -> ExitCode {
         }
     };
     shelf::log::init(level);
+    // Installed before the serving line is printed: a signal sent as soon as that line is read
+    // must stop the server gracefully, not kill it with the default action.
+    let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]);
     let handle = match Server::start_watching(path, overrides) {
         Ok(handle) => handle,
         Err(e) => {
@@ -91,7 +95,7 @@ fn serve(path: &std::path::Path, overrides: Overrides) -> ExitCode {
     if let Some(addr) = handle.local_addr() {
         println!("serving {} on http://{addr}", config.server.root.display());
     }
-    wait_for_signal();
+    wait_for_signal(signals);
     log::info!("shutting down");
     if !handle.shutdown() {
         log::warn!("shutdown_grace_s passed with requests still running");
@@ -99,9 +103,8 @@ fn serve(path: &std::path::Path, overrides: Overrides) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn wait_for_signal() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+fn wait_for_signal(signals: std::io::Result<signal_hook::iterator::Signals>) {
+    match signals {
         Ok(mut signals) => {
             signals.forever().next();
         }
