@@ -70,20 +70,14 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
     match method {
         Method::Other(_) => return Err(Error::NotImplemented),
-        // CONNECT's target is an authority, not a path: refuse it before reading one.
+        // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it
+        // is refused before the target is read as one.
         Method::Connect => {
             return Err(Error::MethodNotAllowed(method::options::all_methods(
                 req.config,
             )));
         }
         _ => {}
-    }
-    if method == Method::Connect {
-        // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it is
-        // refused before the target is read as one. No rule matches the path `*`.
-        return Err(Error::MethodNotAllowed(access::allow_header(
-            req.config, "*", req.client,
-        )));
     }
     let (raw_path, query) = split_target(req.head.target())?;
     if raw_path == "*" {
