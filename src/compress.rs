@@ -537,6 +537,29 @@ mod tests {
         }
     }
 
+    /// A file that fails mid-read must fail the stream, not end it as if complete: a chunked
+    /// body cut short by an error is then closed without its last chunk.
+    #[test]
+    fn streaming_propagates_read_errors() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0);
+                buf[..n].fill(b'a');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        for coding in [Identity, Gzip, Deflate] {
+            let mut out = Vec::new();
+            let result = encoding_reader(Failing(10_000), coding, 6).read_to_end(&mut out);
+            assert!(result.is_err(), "{coding:?}");
+        }
+    }
+
     /// A reader that hands out one byte per call still yields a complete stream.
     #[test]
     fn streaming_from_a_trickling_reader() {
