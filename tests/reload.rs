@@ -238,3 +238,35 @@ fn a_persistent_connection_sees_the_new_config_on_its_next_request() {
         .unwrap();
     assert_eq!(read_response(&mut reader, false).status, 405);
 }
+
+/// An in-place save truncates the file before writing it. Reading between the two would find
+/// an empty file — a valid config of defaults — so the truncation alone must not reload.
+#[test]
+fn a_slow_in_place_write_is_read_only_when_complete() {
+    use std::io::Write as _;
+    let server = TestServer::start("trace = false", "");
+    assert_eq!(trace_status(&server), 405);
+    let mut file = std::fs::File::create(server.config_path()).unwrap(); // truncates
+    let until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < until {
+        assert_eq!(
+            trace_status(&server),
+            405,
+            "an empty file was applied mid-write"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    file.write_all(config_text("trace = false\nlisting = false", "").as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    drop(file);
+    common::poll_until("the completed write to apply", || {
+        !server.config().server.listing
+    });
+    assert!(
+        start.elapsed() <= RELOAD_BUDGET,
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(trace_status(&server), 405);
+}

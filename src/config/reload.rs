@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher as _};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use super::{Config, ConfigError};
 
@@ -70,6 +71,7 @@ pub fn watch(path: &Path, on_change: impl Fn() + Send + 'static) -> io::Result<W
     let (tx, rx) = mpsc::channel::<()>();
     let mut inner = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
+            && is_complete_change(&event.kind)
             && event
                 .paths
                 .iter()
@@ -86,6 +88,20 @@ pub fn watch(path: &Path, on_change: impl Fn() + Send + 'static) -> io::Result<W
         .name("config-reload".into())
         .spawn(move || debounce(&rx, on_change))?;
     Ok(Watcher { _inner: inner })
+}
+
+/// True for events after which the file is whole: a writer closed it, or a new file was
+/// created, renamed into place or removed. A plain data write is not one: an in-place save
+/// truncates first, and reading between the truncation and the write would find an empty
+/// file, which is a valid config of defaults.
+fn is_complete_change(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_))
+    )
 }
 
 /// Runs `on_change` once per burst of events; returns when the watcher is dropped.
