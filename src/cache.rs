@@ -1,0 +1,447 @@
+//! The in-memory cache of file bodies and their compressed forms (`[cache]`, SPEC §2–§4).
+//!
+//! One `Mutex` guards the whole state; it is held only for map updates, never while a body is
+//! read or compressed. Every entry carries the [`Stamp`] of the file it was read from, and a
+//! lookup only hits when the caller's fresh stamp is equal (SPEC §3: "every cache hit is
+//! checked against the file's current metadata"). Concurrent misses for one key share a single
+//! load ("single-flight"). Writes call [`Cache::invalidate`] or [`Cache::invalidate_dir`]
+//! (SPEC §4: "every write drops the affected entries").
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Bytes charged per entry on top of its body and path, so a flood of tiny or empty files
+/// cannot hold unbounded memory under a byte budget (map slots, the `Arc` header, recency).
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// The file metadata an entry was read under; a hit requires it to be unchanged.
+///
+/// Same fields as the ETag (`fs::etag::for_file`) plus the device, so bytes served from the
+/// cache always match the ETag computed from the same metadata.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Stamp {
+    /// File size in bytes.
+    pub len: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i128,
+    /// Inode number: a write through shelf renames a new inode into place.
+    pub ino: u64,
+    /// Device number, so equal inode numbers on two file systems differ.
+    pub dev: u64,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata; take it from the open file (`File::metadata`) that the
+    /// loader reads, so the cached bytes are the bytes this stamp describes.
+    pub fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            len: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+/// Which form of a file's body an entry holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Variant {
+    /// The bytes as on disk.
+    Identity,
+    /// The body gzip-encoded.
+    Gzip,
+    /// The body deflate-encoded (zlib format, as `Content-Encoding: deflate` means).
+    Deflate,
+}
+
+impl Variant {
+    const COUNT: usize = 3;
+
+    fn index(self) -> usize {
+        match self {
+            Variant::Identity => 0,
+            Variant::Gzip => 1,
+            Variant::Deflate => 2,
+        }
+    }
+}
+
+/// A bounded, least-recently-used, stamp-checked cache shared by every connection thread as
+/// `Arc<Cache>`.
+pub struct Cache {
+    inner: Mutex<Inner>,
+}
+
+/// What the lock guards.
+///
+/// Invariants (checked by `Inner::check` in tests): `order` holds exactly one tick per stored
+/// entry, `used` is the sum of the stored entries' costs, `count` their number, and after every
+/// public operation `used <= max`.
+struct Inner {
+    /// Entries by path, one slot per variant: a lookup by `&Path` needs no allocation, and
+    /// `invalidate` is one removal.
+    entries: HashMap<Arc<Path>, [Option<Entry>; Variant::COUNT]>,
+    /// Recency: the smallest tick is the least recently used entry.
+    order: BTreeMap<u64, (Arc<Path>, Variant)>,
+    /// Loads in progress, so concurrent misses for one key wait instead of loading again.
+    flights: HashMap<FlightKey, Arc<Flight>>,
+    tick: u64,
+    used: u64,
+    max: u64,
+    count: usize,
+}
+
+struct Entry {
+    bytes: Arc<[u8]>,
+    stamp: Stamp,
+    tick: u64,
+    cost: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FlightKey {
+    path: Arc<Path>,
+    variant: Variant,
+    stamp: Stamp,
+}
+
+/// One load in progress, and how it ended.
+struct Flight {
+    state: Mutex<Landing>,
+    landed: Condvar,
+}
+
+enum Landing {
+    Loading,
+    Loaded(Arc<[u8]>),
+    /// The error's kind and text: `io::Error` is not `Clone`, so each waiter gets a copy.
+    Failed(io::ErrorKind, String),
+    /// The loader panicked; waiters start over.
+    Abandoned,
+}
+
+/// What a caller of `get_or_load` does after looking at the state.
+enum Role {
+    Hit(Arc<[u8]>),
+    Lead(FlightKey, Arc<Flight>),
+    Follow(Arc<Flight>),
+}
+
+impl Cache {
+    /// An empty cache holding at most `max_bytes` (bodies plus [`ENTRY_OVERHEAD`] and the path
+    /// per entry); `0` stores nothing.
+    pub fn new(max_bytes: u64) -> Cache {
+        Cache {
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                order: BTreeMap::new(),
+                flights: HashMap::new(),
+                tick: 0,
+                used: 0,
+                max: max_bytes,
+                count: 0,
+            }),
+        }
+    }
+
+    /// The stored bytes of `path` in `variant` if they were read under `stamp`. An entry with
+    /// another stamp is stale: it is dropped and this is a miss. A hit becomes most recent.
+    pub fn get(&self, path: &Path, variant: Variant, stamp: Stamp) -> Option<Arc<[u8]>> {
+        self.lock().lookup(path, variant, stamp)
+    }
+
+    /// The bytes of `path` in `variant` under `stamp`: from the cache, or from `load`, whose
+    /// result is stored (if it fits) and returned.
+    ///
+    /// Concurrent callers for the same `(path, variant, stamp)` run one `load`: the first
+    /// caller runs it, the others wait and get the same `Arc`. If it fails, its caller gets the
+    /// error and each waiter an error of the same kind and text (no retry storm against a
+    /// failing disk); nothing is stored, so the next call loads again. If it panics, the panic
+    /// stays with its caller and each waiter starts over, running its own `load` if needed.
+    /// A load overtaken by an `invalidate` of its path still answers its callers, but is not
+    /// stored: its bytes may predate the write.
+    pub fn get_or_load(
+        &self,
+        path: &Path,
+        variant: Variant,
+        stamp: Stamp,
+        load: impl FnOnce() -> io::Result<Vec<u8>>,
+    ) -> io::Result<Arc<[u8]>> {
+        let guard = loop {
+            match self.role(path, variant, stamp) {
+                Role::Hit(bytes) => return Ok(bytes),
+                Role::Lead(key, flight) => {
+                    break LoadGuard {
+                        cache: self,
+                        key,
+                        flight,
+                        landed: false,
+                    };
+                }
+                Role::Follow(flight) => {
+                    if let Some(result) = flight.wait() {
+                        return result;
+                    }
+                }
+            }
+        };
+        guard.run(load)
+    }
+
+    /// Drops every variant of `path` (a file written, patched or deleted), and detaches loads
+    /// of it in progress so they are not stored and later callers do not join them.
+    pub fn invalidate(&self, path: &Path) {
+        let mut inner = self.lock();
+        inner.remove_path(path);
+        inner.flights.retain(|key, _| *key.path != *path);
+    }
+
+    /// Drops everything at or under `dir` (a folder deleted or renamed). Matching is by whole
+    /// components: `/a/b` covers `/a/b/c` but not `/a/bc`.
+    pub fn invalidate_dir(&self, dir: &Path) {
+        let mut inner = self.lock();
+        let doomed: Vec<Arc<Path>> = inner
+            .entries
+            .keys()
+            .filter(|path| path.starts_with(dir))
+            .cloned()
+            .collect();
+        for path in doomed {
+            inner.remove_path(&path);
+        }
+        inner.flights.retain(|key, _| !key.path.starts_with(dir));
+    }
+
+    /// Changes the byte budget (a config reload), evicting at once down to `max_bytes`.
+    pub fn set_max_bytes(&self, max_bytes: u64) {
+        let mut inner = self.lock();
+        inner.max = max_bytes;
+        inner.evict();
+    }
+
+    /// Bytes charged now: stored bodies plus per-entry overhead; never above the budget.
+    pub fn used_bytes(&self) -> u64 {
+        self.lock().used
+    }
+
+    /// The number of stored entries (each variant of a file counts once).
+    pub fn len(&self) -> usize {
+        self.lock().count
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The state, even if a thread panicked while holding the lock: every update leaves the
+    /// invariants intact before anything that could panic, so the data is still sound.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A hit, or else the flight to wait on, or else a new flight this caller leads.
+    fn role(&self, path: &Path, variant: Variant, stamp: Stamp) -> Role {
+        let mut inner = self.lock();
+        if let Some(bytes) = inner.lookup(path, variant, stamp) {
+            return Role::Hit(bytes);
+        }
+        let key = FlightKey {
+            path: inner.shared_path(path),
+            variant,
+            stamp,
+        };
+        if let Some(flight) = inner.flights.get(&key) {
+            return Role::Follow(Arc::clone(flight));
+        }
+        let flight = Arc::new(Flight {
+            state: Mutex::new(Landing::Loading),
+            landed: Condvar::new(),
+        });
+        inner.flights.insert(key.clone(), Arc::clone(&flight));
+        Role::Lead(key, flight)
+    }
+
+    /// Ends a flight: stores the bytes if the flight was not detached meanwhile, then wakes
+    /// the waiters. The two locks are never held together, so no lock order can deadlock.
+    fn land(&self, key: &FlightKey, flight: &Arc<Flight>, landing: Landing) {
+        {
+            let mut inner = self.lock();
+            let current = inner
+                .flights
+                .get(key)
+                .is_some_and(|f| Arc::ptr_eq(f, flight));
+            if current {
+                inner.flights.remove(key);
+                if let Landing::Loaded(bytes) = &landing {
+                    inner.store(key, Arc::clone(bytes));
+                }
+            }
+        }
+        *flight.lock() = landing;
+        flight.landed.notify_all();
+    }
+}
+
+/// The leader's duty to end its flight: dropped without `run` finishing (a panicking loader),
+/// it lands the flight as abandoned so no waiter sleeps forever and no marker stays behind.
+struct LoadGuard<'a> {
+    cache: &'a Cache,
+    key: FlightKey,
+    flight: Arc<Flight>,
+    landed: bool,
+}
+
+impl LoadGuard<'_> {
+    /// Runs the load outside every lock, then lands the flight with its outcome.
+    fn run(mut self, load: impl FnOnce() -> io::Result<Vec<u8>>) -> io::Result<Arc<[u8]>> {
+        let result = load().map(Arc::<[u8]>::from);
+        let landing = match &result {
+            Ok(bytes) => Landing::Loaded(Arc::clone(bytes)),
+            Err(e) => Landing::Failed(e.kind(), e.to_string()),
+        };
+        self.landed = true;
+        self.cache.land(&self.key, &self.flight, landing);
+        result
+    }
+}
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        if !self.landed {
+            self.cache.land(&self.key, &self.flight, Landing::Abandoned);
+        }
+    }
+}
+
+impl Flight {
+    fn lock(&self) -> MutexGuard<'_, Landing> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until the flight lands: `None` if it was abandoned and the caller must retry.
+    fn wait(&self) -> Option<io::Result<Arc<[u8]>>> {
+        let mut state = self.lock();
+        while matches!(*state, Landing::Loading) {
+            state = self
+                .landed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        match &*state {
+            Landing::Loaded(bytes) => Some(Ok(Arc::clone(bytes))),
+            Landing::Failed(kind, text) => Some(Err(io::Error::new(*kind, text.clone()))),
+            Landing::Loading | Landing::Abandoned => None,
+        }
+    }
+}
+
+impl Inner {
+    /// A hit if the entry's stamp equals `stamp`; a stale entry is dropped.
+    fn lookup(&mut self, path: &Path, variant: Variant, stamp: Stamp) -> Option<Arc<[u8]>> {
+        let slots = self.entries.get(path)?;
+        let entry = slots[variant.index()].as_ref()?;
+        if entry.stamp != stamp {
+            self.remove_entry(path, variant);
+            return None;
+        }
+        let (bytes, old_tick) = (Arc::clone(&entry.bytes), entry.tick);
+        self.touch(path, variant, old_tick);
+        Some(bytes)
+    }
+
+    /// Makes an entry the most recently used one.
+    fn touch(&mut self, path: &Path, variant: Variant, old_tick: u64) {
+        let tick = self.next_tick();
+        if let Some(owner) = self.order.remove(&old_tick) {
+            self.order.insert(tick, owner);
+        }
+        if let Some(entry) = self.slot(path, variant) {
+            entry.tick = tick;
+        }
+    }
+
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    fn slot(&mut self, path: &Path, variant: Variant) -> Option<&mut Entry> {
+        self.entries.get_mut(path)?[variant.index()].as_mut()
+    }
+
+    /// The map's own `Arc<Path>` for `path` when it has one, so variants share one copy.
+    fn shared_path(&self, path: &Path) -> Arc<Path> {
+        match self.entries.get_key_value(path) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => Arc::from(path),
+        }
+    }
+
+    /// Stores a loaded body, replacing any entry for the key, then evicts down to the budget.
+    /// A body that alone exceeds the budget is not stored (and evicts nothing).
+    fn store(&mut self, key: &FlightKey, bytes: Arc<[u8]>) {
+        let cost = cost_of(&key.path, bytes.len());
+        if cost > self.max {
+            return;
+        }
+        self.remove_entry(&key.path, key.variant);
+        let tick = self.next_tick();
+        let path = self.shared_path(&key.path);
+        self.order.insert(tick, (Arc::clone(&path), key.variant));
+        let slots = self.entries.entry(path).or_default();
+        slots[key.variant.index()] = Some(Entry {
+            bytes,
+            stamp: key.stamp,
+            tick,
+            cost,
+        });
+        self.used += cost;
+        self.count += 1;
+        self.evict();
+    }
+
+    /// Drops least recently used entries until the budget holds.
+    fn evict(&mut self) {
+        while self.used > self.max {
+            let Some((_, (path, variant))) = self.order.pop_first() else {
+                break; // unreachable while the invariants hold: used > 0 means an entry exists
+            };
+            self.remove_entry(&path, variant);
+        }
+    }
+
+    /// Drops one entry, if present, keeping `order`, `used` and `count` in step.
+    fn remove_entry(&mut self, path: &Path, variant: Variant) {
+        let Some(slots) = self.entries.get_mut(path) else {
+            return;
+        };
+        let Some(entry) = slots[variant.index()].take() else {
+            return;
+        };
+        if slots.iter().all(Option::is_none) {
+            self.entries.remove(path);
+        }
+        self.order.remove(&entry.tick);
+        self.used -= entry.cost;
+        self.count -= 1;
+    }
+
+    /// Drops every variant of `path`.
+    fn remove_path(&mut self, path: &Path) {
+        for variant in [Variant::Identity, Variant::Gzip, Variant::Deflate] {
+            self.remove_entry(path, variant);
+        }
+    }
+}
+
+/// What an entry is charged: its body, its path (held once per entry in the recency order),
+/// and a fixed overhead.
+fn cost_of(path: &Path, body_len: usize) -> u64 {
+    let path_len = path.as_os_str().len() as u64;
+    body_len as u64 + path_len + ENTRY_OVERHEAD
+}
