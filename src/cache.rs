@@ -445,3 +445,434 @@ fn cost_of(path: &Path, body_len: usize) -> u64 {
     let path_len = path.as_os_str().len() as u64;
     body_len as u64 + path_len + ENTRY_OVERHEAD
 }
+
+#[cfg(test)]
+impl Inner {
+    /// Asserts the invariants listed on [`Inner`].
+    fn check(&self) {
+        let mut used = 0;
+        let mut count = 0;
+        for (path, slots) in &self.entries {
+            assert!(
+                slots.iter().any(Option::is_some),
+                "empty slot row for {path:?}"
+            );
+            for (i, entry) in slots.iter().enumerate() {
+                let Some(entry) = entry else { continue };
+                let (owner, variant) = &self.order[&entry.tick];
+                assert_eq!((&**owner, variant.index()), (&**path, i));
+                assert_eq!(entry.cost, cost_of(path, entry.bytes.len()));
+                used += entry.cost;
+                count += 1;
+            }
+        }
+        assert_eq!(self.order.len(), count);
+        assert_eq!((self.used, self.count), (used, count));
+        assert!(
+            self.used <= self.max,
+            "used {} > max {}",
+            self.used,
+            self.max
+        );
+    }
+
+    /// Stored keys from least to most recently used.
+    fn recency(&self) -> Vec<(String, Variant)> {
+        let name = |p: &Arc<Path>| p.to_string_lossy().into_owned();
+        self.order.values().map(|(p, v)| (name(p), *v)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use Variant::{Deflate, Gzip, Identity};
+
+    fn stamp(n: u64) -> Stamp {
+        Stamp {
+            len: n,
+            mtime_ns: i128::from(n) * 7,
+            ino: n,
+            dev: 1,
+        }
+    }
+
+    fn cost(path: &str, len: usize) -> u64 {
+        cost_of(Path::new(path), len)
+    }
+
+    /// Loads `len` bytes for `path` (a miss) or returns the cached ones.
+    fn put(cache: &Cache, path: &str, variant: Variant, s: Stamp, len: usize) -> Arc<[u8]> {
+        let load = || Ok(vec![len as u8; len]);
+        cache
+            .get_or_load(Path::new(path), variant, s, load)
+            .expect("load")
+    }
+
+    /// Whether an entry is stored, without touching its recency.
+    fn stored(cache: &Cache, path: &str, variant: Variant) -> bool {
+        let inner = cache.lock();
+        let slots = inner.entries.get(Path::new(path));
+        slots.is_some_and(|s| s[variant.index()].is_some())
+    }
+
+    /// Waits (with a deadline) until `n` callers wait on the one flight in progress.
+    fn wait_for_followers(cache: &Cache, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // Holders: the map, the leader's guard, and one per follower.
+            let holders = cache.lock().flights.values().next().map(Arc::strong_count);
+            if holders == Some(2 + n) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "followers never arrived");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn stale_stamp_is_a_miss_and_drops_the_entry() {
+        let cache = Cache::new(1 << 20);
+        put(&cache, "/r/f", Identity, stamp(1), 10);
+        assert!(cache.get(Path::new("/r/f"), Identity, stamp(2)).is_none());
+        assert_eq!((cache.len(), cache.used_bytes()), (0, 0));
+        // Dropped, not merely skipped: the old stamp no longer hits either.
+        assert!(cache.get(Path::new("/r/f"), Identity, stamp(1)).is_none());
+        cache.lock().check();
+    }
+
+    #[test]
+    fn stale_stamp_in_get_or_load_reloads_and_replaces() {
+        let cache = Cache::new(1 << 20);
+        put(&cache, "/r/f", Identity, stamp(1), 10);
+        let fresh = put(&cache, "/r/f", Identity, stamp(2), 20);
+        assert_eq!(fresh.len(), 20);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(Path::new("/r/f"), Identity, stamp(2)).is_some());
+        cache.lock().check();
+    }
+
+    #[test]
+    fn touching_an_entry_protects_it_from_eviction() {
+        let cache = Cache::new(3 * cost("/a", 100));
+        for path in ["/a", "/b", "/c"] {
+            put(&cache, path, Identity, stamp(1), 100);
+        }
+        assert!(cache.get(Path::new("/a"), Identity, stamp(1)).is_some());
+        put(&cache, "/d", Identity, stamp(1), 100);
+        assert!(
+            !stored(&cache, "/b", Identity),
+            "least recently used goes first"
+        );
+        for path in ["/a", "/c", "/d"] {
+            assert!(stored(&cache, path, Identity), "{path} kept");
+        }
+        cache.lock().check();
+    }
+
+    #[test]
+    fn a_hit_through_get_or_load_also_counts_as_use() {
+        let cache = Cache::new(2 * cost("/a", 100));
+        put(&cache, "/a", Identity, stamp(1), 100);
+        put(&cache, "/b", Identity, stamp(1), 100);
+        put(&cache, "/a", Identity, stamp(1), 100); // hit
+        put(&cache, "/c", Identity, stamp(1), 100);
+        assert!(stored(&cache, "/a", Identity) && !stored(&cache, "/b", Identity));
+    }
+
+    #[test]
+    fn entry_larger_than_max_bytes_is_returned_but_not_stored() {
+        let cache = Cache::new(cost("/big", 100) - 1);
+        put(&cache, "/small", Identity, stamp(1), 1);
+        let bytes = put(&cache, "/big", Identity, stamp(1), 100);
+        assert_eq!(bytes.len(), 100);
+        assert!(!stored(&cache, "/big", Identity));
+        assert!(
+            stored(&cache, "/small", Identity),
+            "an oversized body evicts nothing"
+        );
+        cache.lock().check();
+    }
+
+    #[test]
+    fn zero_max_bytes_stores_nothing() {
+        let cache = Cache::new(0);
+        let calls = AtomicUsize::new(0);
+        for _ in 0..2 {
+            let bytes = cache.get_or_load(Path::new("/f"), Identity, stamp(1), || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(Vec::new())
+            });
+            assert!(bytes.expect("load").is_empty());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "every call is a miss");
+        assert_eq!((cache.len(), cache.used_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn many_empty_files_are_bounded_by_the_per_entry_overhead() {
+        let cache = Cache::new(10 * cost("/f00", 0));
+        for i in 0..100 {
+            put(&cache, &format!("/f{i:02}"), Identity, stamp(1), 0);
+        }
+        assert_eq!(cache.len(), 10);
+        assert!(cache.used_bytes() <= 10 * cost("/f00", 0));
+    }
+
+    #[test]
+    fn shrinking_max_bytes_evicts_at_once() {
+        let cache = Cache::new(1 << 20);
+        for path in ["/a", "/b", "/c"] {
+            put(&cache, path, Identity, stamp(1), 100);
+        }
+        cache.set_max_bytes(cost("/c", 100));
+        assert_eq!(cache.len(), 1);
+        assert!(
+            stored(&cache, "/c", Identity),
+            "the most recent entry survives"
+        );
+        assert!(cache.used_bytes() <= cost("/c", 100));
+        cache.set_max_bytes(0);
+        assert_eq!((cache.len(), cache.used_bytes()), (0, 0));
+        cache.lock().check();
+    }
+
+    #[test]
+    fn invalidate_drops_every_variant_of_the_path_and_nothing_else() {
+        let cache = Cache::new(1 << 20);
+        for variant in [Identity, Gzip, Deflate] {
+            put(&cache, "/a/x", variant, stamp(1), 10);
+        }
+        put(&cache, "/a/y", Identity, stamp(1), 10);
+        cache.invalidate(Path::new("/a/x"));
+        assert_eq!(cache.len(), 1);
+        assert!(stored(&cache, "/a/y", Identity));
+        cache.lock().check();
+    }
+
+    #[test]
+    fn invalidate_dir_drops_nested_paths_but_not_a_sibling_with_a_common_prefix() {
+        let cache = Cache::new(1 << 20);
+        for path in ["/a/b", "/a/b/c", "/a/b/d/e", "/a/bc", "/a/bc/f"] {
+            put(&cache, path, Identity, stamp(1), 10);
+            put(&cache, path, Gzip, stamp(1), 5);
+        }
+        cache.invalidate_dir(Path::new("/a/b"));
+        let mut left: Vec<_> = cache.lock().recency();
+        left.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.index().cmp(&y.1.index())));
+        let want = ["/a/bc", "/a/bc", "/a/bc/f", "/a/bc/f"];
+        assert_eq!(left.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(), want);
+        cache.lock().check();
+    }
+
+    #[test]
+    fn concurrent_misses_for_one_key_run_the_loader_once() {
+        const THREADS: usize = 16;
+        let cache = Arc::new(Cache::new(1 << 20));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (cache, calls, start) = (cache.clone(), calls.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    let load = || {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(50));
+                        Ok(b"shared body".to_vec())
+                    };
+                    cache.get_or_load(Path::new("/f"), Gzip, stamp(1), load)
+                })
+            })
+            .collect();
+        let results: Vec<Arc<[u8]>> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("load"))
+            .collect();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(results.iter().all(|r| Arc::ptr_eq(r, &results[0])));
+        assert_eq!(&*results[0], b"shared body");
+        assert!(cache.lock().flights.is_empty());
+    }
+
+    #[test]
+    fn failed_load_reaches_the_caller_and_the_next_call_retries() {
+        let cache = Cache::new(1 << 20);
+        let gone = || Err(io::Error::new(io::ErrorKind::NotFound, "gone"));
+        let err = cache
+            .get_or_load(Path::new("/f"), Identity, stamp(1), gone)
+            .expect_err("the load failed");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(cache.is_empty() && cache.lock().flights.is_empty());
+        let bytes = put(&cache, "/f", Identity, stamp(1), 3);
+        assert_eq!(bytes.len(), 3);
+        assert!(stored(&cache, "/f", Identity));
+    }
+
+    #[test]
+    fn waiters_on_a_failed_load_get_an_error_of_the_same_kind() {
+        const FOLLOWERS: usize = 4;
+        let cache = Arc::new(Cache::new(1 << 20));
+        let follower_loads = Arc::new(AtomicUsize::new(0));
+        let leader = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                let load = || {
+                    wait_for_followers(&cache, FOLLOWERS);
+                    Err(io::Error::new(io::ErrorKind::PermissionDenied, "denied"))
+                };
+                cache.get_or_load(Path::new("/f"), Identity, stamp(1), load)
+            })
+        };
+        let followers = spawn_followers(&cache, &follower_loads, FOLLOWERS);
+        assert!(leader.join().expect("leader").is_err());
+        for f in followers {
+            let err = f.join().expect("follower").expect_err("shares the failure");
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+            assert_eq!(err.to_string(), "denied");
+        }
+        assert_eq!(follower_loads.load(Ordering::SeqCst), 0);
+        assert!(cache.lock().flights.is_empty());
+    }
+
+    /// Followers that wait for the flight in progress on `/f`, counting their own loads.
+    fn spawn_followers(
+        cache: &Arc<Cache>,
+        loads: &Arc<AtomicUsize>,
+        n: usize,
+    ) -> Vec<thread::JoinHandle<io::Result<Arc<[u8]>>>> {
+        // Start only once the leader's flight exists, so each follower joins it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cache.lock().flights.is_empty() {
+            assert!(Instant::now() < deadline, "leader never started");
+            thread::sleep(Duration::from_millis(1));
+        }
+        (0..n)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                thread::spawn(move || {
+                    let load = || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        Ok(b"retried".to_vec())
+                    };
+                    cache.get_or_load(Path::new("/f"), Identity, stamp(1), load)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn panicking_loader_leaves_no_stuck_marker() {
+        let cache = Cache::new(1 << 20);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            cache.get_or_load(Path::new("/f"), Identity, stamp(1), || panic!("loader bug"))
+        }));
+        assert!(outcome.is_err(), "the panic stays with its caller");
+        assert!(cache.lock().flights.is_empty());
+        assert_eq!(put(&cache, "/f", Identity, stamp(1), 4).len(), 4);
+        assert!(stored(&cache, "/f", Identity));
+        cache.lock().check();
+    }
+
+    #[test]
+    fn waiters_on_a_panicking_load_retry_and_load_once_among_themselves() {
+        const FOLLOWERS: usize = 4;
+        let cache = Arc::new(Cache::new(1 << 20));
+        let follower_loads = Arc::new(AtomicUsize::new(0));
+        let leader = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                let load = || -> io::Result<Vec<u8>> {
+                    wait_for_followers(&cache, FOLLOWERS);
+                    panic!("loader bug")
+                };
+                cache.get_or_load(Path::new("/f"), Identity, stamp(1), load)
+            })
+        };
+        let followers = spawn_followers(&cache, &follower_loads, FOLLOWERS);
+        assert!(leader.join().is_err(), "the leader panicked");
+        for f in followers {
+            let bytes = f.join().expect("follower").expect("retried load");
+            assert_eq!(&*bytes, b"retried");
+        }
+        // Retries were themselves single-flight, unless one finished before another arrived
+        // (then the later one hit the cache): either way exactly one load ran.
+        assert_eq!(follower_loads.load(Ordering::SeqCst), 1);
+        assert!(cache.lock().flights.is_empty());
+    }
+
+    #[test]
+    fn load_overtaken_by_invalidate_answers_but_is_not_stored() {
+        let cache = Cache::new(1 << 20);
+        // The loader runs with no lock held, so it may call back into the cache, as a
+        // concurrent write would.
+        let bytes = cache.get_or_load(Path::new("/a/f"), Identity, stamp(1), || {
+            cache.invalidate(Path::new("/a/f"));
+            Ok(b"old".to_vec())
+        });
+        assert_eq!(&*bytes.expect("load"), b"old");
+        assert!(
+            cache.is_empty(),
+            "bytes read before the write must not be cached"
+        );
+        let bytes = cache.get_or_load(Path::new("/a/f"), Identity, stamp(1), || {
+            cache.invalidate_dir(Path::new("/a"));
+            Ok(b"old".to_vec())
+        });
+        assert!(bytes.is_ok() && cache.is_empty());
+        assert!(cache.lock().flights.is_empty());
+    }
+
+    #[test]
+    fn poisoned_lock_is_recovered() {
+        let cache = Arc::new(Cache::new(1 << 20));
+        put(&cache, "/f", Identity, stamp(1), 4);
+        let poisoner = cache.clone();
+        let joined = thread::spawn(move || {
+            let _held = poisoner.inner.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(joined.is_err() && cache.inner.is_poisoned());
+        assert!(cache.get(Path::new("/f"), Identity, stamp(1)).is_some());
+        put(&cache, "/g", Identity, stamp(1), 4);
+        cache.invalidate(Path::new("/f"));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn stamp_changes_when_the_file_is_rewritten_or_replaced() {
+        let dir = std::env::temp_dir().join(format!("shelf-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("f");
+        let of = |p: &Path| Stamp::of(&std::fs::metadata(p).expect("metadata"));
+        std::fs::write(&file, b"abc").expect("write");
+        let first = of(&file);
+        assert_eq!(first, of(&file));
+        assert_eq!(first.len, 3);
+        std::fs::write(&file, b"abcd").expect("rewrite");
+        assert_ne!(of(&file), first, "size differs");
+        let before = of(&file);
+        let next = dir.join("f.new");
+        std::fs::write(&next, b"abcd").expect("write new");
+        std::fs::rename(&next, &file).expect("rename");
+        assert_ne!(
+            of(&file).ino,
+            before.ino,
+            "a renamed-in file is a new inode"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn cache_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Cache>();
+    }
+}
