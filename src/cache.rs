@@ -870,6 +870,121 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 
+    /// xorshift64: a small deterministic generator, so a failing seed replays exactly.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// The obvious LRU: a list from least to most recently used, linear in everything.
+    struct Model {
+        list: Vec<(String, Variant, Stamp, u64)>,
+        max: u64,
+    }
+
+    impl Model {
+        fn used(&self) -> u64 {
+            self.list.iter().map(|e| e.3).sum()
+        }
+
+        fn get(&mut self, path: &str, variant: Variant, s: Stamp) -> bool {
+            let Some(i) = self.list.iter().position(|e| e.0 == path && e.1 == variant) else {
+                return false;
+            };
+            let entry = self.list.remove(i);
+            let hit = entry.2 == s;
+            if hit {
+                self.list.push(entry);
+            }
+            hit
+        }
+
+        fn store(&mut self, path: &str, variant: Variant, s: Stamp, len: usize) {
+            let cost = cost(path, len);
+            if cost <= self.max {
+                self.list.retain(|e| !(e.0 == path && e.1 == variant));
+                self.list.push((path.to_string(), variant, s, cost));
+                self.evict();
+            }
+        }
+
+        fn evict(&mut self) {
+            while self.used() > self.max {
+                self.list.remove(0);
+            }
+        }
+    }
+
+    const PATHS: [&str; 7] = ["/r/a", "/r/b", "/r/d/x", "/r/d/y", "/r/dx", "/r/d", "/s"];
+    const DIRS: [&str; 4] = ["/r/d", "/r", "/r/a", "/"];
+    const VARIANTS: [Variant; 3] = [Identity, Gzip, Deflate];
+
+    /// One random operation applied to both the cache and the model.
+    fn step(rng: &mut Rng, cache: &Cache, model: &mut Model) {
+        let path = PATHS[rng.below(PATHS.len() as u64) as usize];
+        let variant = VARIANTS[rng.below(3) as usize];
+        let s = stamp(1 + rng.below(2));
+        match rng.below(100) {
+            0..=44 => {
+                let len = rng.below(400) as usize;
+                let hit = model.get(path, variant, s);
+                let bytes = put(cache, path, variant, s, len);
+                if !hit {
+                    assert_eq!(bytes.len(), len, "a miss returns what was loaded");
+                    model.store(path, variant, s, len);
+                }
+            }
+            45..=79 => {
+                let hit = cache.get(Path::new(path), variant, s).is_some();
+                assert_eq!(hit, model.get(path, variant, s), "get {path} {variant:?}");
+            }
+            80..=89 => {
+                cache.invalidate(Path::new(path));
+                model.list.retain(|e| e.0 != path);
+            }
+            90..=94 => {
+                let dir = DIRS[rng.below(DIRS.len() as u64) as usize];
+                cache.invalidate_dir(Path::new(dir));
+                model.list.retain(|e| !Path::new(&e.0).starts_with(dir));
+            }
+            _ => {
+                let max = rng.below(2500);
+                cache.set_max_bytes(max);
+                model.max = max;
+                model.evict();
+            }
+        }
+    }
+
+    /// Invariant, after every operation of any random sequence: `used_bytes() <= max_bytes`,
+    /// `used_bytes()` is the sum of the stored entries' costs, and the stored entries and
+    /// their recency order are exactly those of a naive LRU model with the same budget.
+    #[test]
+    fn random_operations_keep_the_budget_and_match_a_naive_lru() {
+        for seed in 1..=20u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let cache = Cache::new(1500);
+            let mut model = Model {
+                list: Vec::new(),
+                max: 1500,
+            };
+            for op in 0..5000 {
+                step(&mut rng, &cache, &mut model);
+                let inner = cache.lock();
+                inner.check();
+                let want: Vec<_> = model.list.iter().map(|e| (e.0.clone(), e.1)).collect();
+                assert_eq!(inner.recency(), want, "seed {seed}, op {op}");
+                assert_eq!(inner.used, model.used(), "seed {seed}, op {op}");
+            }
+        }
+    }
+
     #[test]
     fn cache_is_send_and_sync() {
         fn shared<T: Send + Sync>() {}
