@@ -72,6 +72,9 @@ impl Variant {
 
 /// A bounded, least-recently-used, stamp-checked cache shared by every connection thread as
 /// `Arc<Cache>`.
+///
+/// Paths are compared as given (component-wise, no file-system access): callers pass the same
+/// canonical path when loading and when invalidating.
 pub struct Cache {
     inner: Mutex<Inner>,
 }
@@ -335,43 +338,32 @@ impl Flight {
         match &*state {
             Landing::Loaded(bytes) => Some(Ok(Arc::clone(bytes))),
             Landing::Failed(kind, text) => Some(Err(io::Error::new(*kind, text.clone()))),
+            // `Loading` cannot outlive the loop above; counted with `Abandoned` to stay total.
             Landing::Loading | Landing::Abandoned => None,
         }
     }
 }
 
 impl Inner {
-    /// A hit if the entry's stamp equals `stamp`; a stale entry is dropped.
+    /// A hit if the entry's stamp equals `stamp`; a stale entry is dropped. The hot path:
+    /// one hash lookup, an `Arc` clone, and a move in the recency order.
     fn lookup(&mut self, path: &Path, variant: Variant, stamp: Stamp) -> Option<Arc<[u8]>> {
-        let slots = self.entries.get(path)?;
-        let entry = slots[variant.index()].as_ref()?;
+        let entry = self.entries.get_mut(path)?[variant.index()].as_mut()?;
         if entry.stamp != stamp {
             self.remove_entry(path, variant);
             return None;
         }
-        let (bytes, old_tick) = (Arc::clone(&entry.bytes), entry.tick);
-        self.touch(path, variant, old_tick);
-        Some(bytes)
-    }
-
-    /// Makes an entry the most recently used one.
-    fn touch(&mut self, path: &Path, variant: Variant, old_tick: u64) {
-        let tick = self.next_tick();
+        self.tick += 1;
+        let old_tick = std::mem::replace(&mut entry.tick, self.tick);
         if let Some(owner) = self.order.remove(&old_tick) {
-            self.order.insert(tick, owner);
+            self.order.insert(self.tick, owner);
         }
-        if let Some(entry) = self.slot(path, variant) {
-            entry.tick = tick;
-        }
+        Some(Arc::clone(&entry.bytes))
     }
 
     fn next_tick(&mut self) -> u64 {
         self.tick += 1;
         self.tick
-    }
-
-    fn slot(&mut self, path: &Path, variant: Variant) -> Option<&mut Entry> {
-        self.entries.get_mut(path)?[variant.index()].as_mut()
     }
 
     /// The map's own `Arc<Path>` for `path` when it has one, so variants share one copy.
