@@ -1,0 +1,370 @@
+//! Byte ranges (RFC 9110 §14): parse a `Range` header, cap and coalesce it, and build the
+//! `Content-Range` values and the `multipart/byteranges` body that answer it.
+//!
+//! Everything here is pure arithmetic over the header text and the representation's length,
+//! except [`Multipart::into_reader`], which streams the parts from an open file.
+
+/// One satisfiable byte range, `start..=end`, always inside the representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// Offset of the first byte sent.
+    pub start: u64,
+    /// Offset of the last byte sent (inclusive, as in `Content-Range`).
+    pub end: u64,
+}
+
+impl ByteRange {
+    /// Number of bytes in the range (never zero: `end >= start`).
+    #[allow(clippy::len_without_is_empty)] // a ByteRange is never empty
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+
+    /// True when the two ranges overlap or are adjacent, so one range can replace both.
+    fn touches(&self, other: &ByteRange) -> bool {
+        // Saturating: a parsed range ends before `len <= u64::MAX`, but the fields are public.
+        self.start <= other.end.saturating_add(1) && other.start <= self.end.saturating_add(1)
+    }
+}
+
+/// What a `Range` header asks of a representation of a given length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeOutcome {
+    /// Ignore the header and send the whole representation (200): malformed, over the cap, or
+    /// not expressible as a 206.
+    Full,
+    /// Send these ranges (206), coalesced, in the client's order; one range means no multipart.
+    Satisfiable(Vec<ByteRange>),
+    /// No range overlaps the representation: 416 with [`unsatisfied_range`].
+    Unsatisfiable,
+}
+
+/// One `range-spec` as written, before the representation's length is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spec {
+    /// `first-pos "-" [ last-pos ]`
+    Int { first: u64, last: Option<u64> },
+    /// `"-" suffix-length`
+    Suffix(u64),
+}
+
+/// The header is not a valid `bytes` ranges-specifier, so it is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Malformed;
+
+/// Parses a `Range` header value for a representation of `len` bytes (RFC 9110 §14.2).
+///
+/// Work is linear in the header and memory is bounded by `max_ranges`: parsing stops at the
+/// first syntax error or at the first range past the cap.
+pub fn parse_range(header: &str, len: u64, max_ranges: usize) -> RangeOutcome {
+    let Ok(specs) = parse_specs(header, max_ranges) else {
+        // RFC 9110 §14.2: "A server MAY ignore the Range header field." A malformed one, or
+        // one with more ranges than we serve, gets the whole representation.
+        return RangeOutcome::Full;
+    };
+    if len == 0 {
+        return outcome_for_empty(&specs);
+    }
+    let ranges: Vec<(usize, ByteRange)> = specs
+        .iter()
+        .filter_map(|spec| resolve(*spec, len))
+        .enumerate()
+        .collect();
+    if ranges.is_empty() {
+        return RangeOutcome::Unsatisfiable;
+    }
+    RangeOutcome::Satisfiable(coalesce(ranges))
+}
+
+/// Splits `bytes=…` into its range-specs; `Err` when malformed or over `max_ranges`.
+fn parse_specs(header: &str, max_ranges: usize) -> Result<Vec<Spec>, Malformed> {
+    let (unit, set) = header
+        .trim_matches(is_ows)
+        .split_once('=')
+        .ok_or(Malformed)?;
+    // RFC 9110 §14.1: "range units are compared case-insensitively".
+    if !unit.eq_ignore_ascii_case("bytes") {
+        return Err(Malformed);
+    }
+    let mut specs = Vec::new();
+    // RFC 9110 §5.6.1: "a recipient MUST accept empty list elements"; OWS surrounds commas.
+    for element in set.split(',').map(|e| e.trim_matches(is_ows)) {
+        if element.is_empty() {
+            continue;
+        }
+        // SPEC §2: more than `max_ranges` as sent → 200. Stopping here keeps a header of
+        // 10,000 ranges as cheap as one of `max_ranges + 1`.
+        if specs.len() == max_ranges {
+            return Err(Malformed);
+        }
+        specs.push(parse_spec(element)?);
+    }
+    // RFC 9110 §14.1.1: `range-set = 1#range-spec`: at least one non-empty element.
+    if specs.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(specs)
+}
+
+/// One `range-spec`: `a-b`, `a-` or `-n`, digits only, no inner whitespace.
+fn parse_spec(element: &str) -> Result<Spec, Malformed> {
+    let (first, last) = element.split_once('-').ok_or(Malformed)?;
+    if first.is_empty() {
+        return Ok(Spec::Suffix(parse_digits(last)?));
+    }
+    let first = parse_digits(first)?;
+    let last = match last {
+        "" => None,
+        digits => Some(parse_digits(digits)?),
+    };
+    // RFC 9110 §14.1.1: "A range-spec is invalid if the last-pos value is present and less
+    // than the first-pos", and §14.1: an invalid ranges-specifier is ignored as a whole.
+    if last.is_some_and(|last| last < first) {
+        return Err(Malformed);
+    }
+    Ok(Spec::Int { first, last })
+}
+
+/// `1*DIGIT` as a `u64`; a value past `u64::MAX` is malformed rather than clipped.
+fn parse_digits(s: &str) -> Result<u64, Malformed> {
+    if s.is_empty() {
+        return Err(Malformed);
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9).ok_or(Malformed)?;
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(digit)))
+            .ok_or(Malformed)
+    })
+}
+
+/// `OWS = *( SP / HTAB )` (RFC 9110 §5.6.3).
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// A zero-length representation: no byte can be named by a `Content-Range`.
+fn outcome_for_empty(specs: &[Spec]) -> RangeOutcome {
+    // RFC 9110 §14.1.2: "If the selected representation has zero length, the only
+    // satisfiable form of range-spec is a suffix-range with a non-zero suffix-length", and
+    // then "the entire representation is used". A 206 cannot describe zero bytes, so the
+    // whole (empty) representation goes out as a 200; anything else is a 416.
+    if specs.iter().any(|s| matches!(s, Spec::Suffix(n) if *n > 0)) {
+        RangeOutcome::Full
+    } else {
+        RangeOutcome::Unsatisfiable
+    }
+}
+
+/// The bytes a spec names in a representation of `len > 0` bytes, or `None` if unsatisfiable.
+fn resolve(spec: Spec, len: u64) -> Option<ByteRange> {
+    let last = len - 1;
+    match spec {
+        // RFC 9110 §14.1.2: an int-range is satisfiable when "the first-pos is less than the
+        // current length"; a last-pos past the end is replaced by "one less than the current
+        // length of the selected representation".
+        Spec::Int { first, .. } if first >= len => None,
+        Spec::Int { first, last: pos } => Some(ByteRange {
+            start: first,
+            end: pos.map_or(last, |p| p.min(last)),
+        }),
+        // RFC 9110 §14.1.2: a suffix-range is satisfiable with "a non-zero suffix-length";
+        // "If the selected representation is shorter than the specified suffix-length, the
+        // entire representation is used."
+        Spec::Suffix(0) => None,
+        Spec::Suffix(n) => Some(ByteRange {
+            start: len - n.min(len),
+            end: last,
+        }),
+    }
+}
+
+/// Merges ranges that overlap or touch; each merged range takes the place of its earliest
+/// member, and ranges that touch nothing keep the client's order.
+///
+/// RFC 9110 §14.2: "a server MAY coalesce any of the ranges that overlap, or that are
+/// separated by a gap that is smaller than the overhead of sending multiple parts". We merge
+/// overlapping and adjacent ranges only, so the bytes sent are exactly the bytes asked for.
+fn coalesce(mut ranges: Vec<(usize, ByteRange)>) -> Vec<ByteRange> {
+    // Sort by start and sweep, then restore the client's order by each group's first index:
+    // O(k log k) for k ranges, where merging pairwise until nothing touches would be O(k²).
+    ranges.sort_unstable_by_key(|(_, r)| r.start);
+    let mut merged: Vec<(usize, ByteRange)> = Vec::with_capacity(ranges.len());
+    for (order, range) in ranges {
+        match merged.last_mut() {
+            Some((first, group)) if group.touches(&range) => {
+                group.end = group.end.max(range.end);
+                *first = (*first).min(order);
+            }
+            _ => merged.push((order, range)),
+        }
+    }
+    merged.sort_unstable_by_key(|(order, _)| *order);
+    merged.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The `Content-Range` value of a 206 part: `bytes 0-99/1000`.
+pub fn content_range(r: &ByteRange, len: u64) -> String {
+    format!("bytes {}-{}/{}", r.start, r.end, len)
+}
+
+/// The `Content-Range` value of a 416: `bytes */1000` (RFC 9110 §15.5.17).
+pub fn unsatisfied_range(len: u64) -> String {
+    format!("bytes */{len}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RangeOutcome::{Full, Satisfiable, Unsatisfiable};
+
+    fn r(start: u64, end: u64) -> ByteRange {
+        ByteRange { start, end }
+    }
+
+    fn sat(ranges: &[(u64, u64)]) -> RangeOutcome {
+        Satisfiable(ranges.iter().map(|&(s, e)| r(s, e)).collect())
+    }
+
+    /// `n` copies of `element` joined by commas behind `bytes=`.
+    fn repeated(element: &str, n: usize) -> String {
+        format!("bytes={}", vec![element; n].join(","))
+    }
+
+    /// Hostile headers: huge, numerous or overflowing. `max_ranges = 16` throughout.
+    #[test]
+    #[rustfmt::skip]
+    fn parse_range_hostile() {
+        let ten_k: Vec<String> = (0..10_000).map(|i| format!("{i}-{i}")).collect();
+        let distinct: Vec<String> = (0..17).map(|i| format!("{0}-{0}", 2 * i)).collect();
+        let cases: Vec<(&str, String, u64, RangeOutcome)> = vec![
+            ("10,000 ranges are over the cap", format!("bytes={}", ten_k.join(",")), 100_000, Full),
+            ("100 KB of ranges is over the cap", repeated("0-0", 25_000), 10, Full),
+            ("100 KB of empty elements do not count", format!("bytes={}0-1", ", ".repeat(50_000)), 10, sat(&[(0, 1)])),
+            ("100 KB of digits overflow", format!("bytes=0-{}", "9".repeat(100_000)), 10, Full),
+            ("17 distinct ranges are over a cap of 16", format!("bytes={}", distinct.join(",")), 100, Full),
+            ("17 ranges count as sent, before coalescing", repeated("0-0", 17), 100, Full),
+            ("16 ranges coalesce to one", repeated("0-0", 16), 100, sat(&[(0, 0)])),
+            ("17 unsatisfiable ranges are over the cap", repeated("500-", 17), 100, Full),
+            ("a syntax error past the cap is never reached", format!("{},x", repeated("0-0", 17)), 100, Full),
+        ];
+        for (name, header, len, want) in cases {
+            assert_eq!(parse_range(&header, len, 16), want, "{name}");
+        }
+    }
+
+    /// Go's `range_test.go` layout: (name, header, length, expected), hostile rows first;
+    /// every row uses `max_ranges = 16`.
+    #[test]
+    #[rustfmt::skip]
+    fn parse_range_table() {
+        let cases: Vec<(&str, &str, u64, RangeOutcome)> = vec![
+            // Hostile numbers.
+            ("30-digit first-pos overflows", "bytes=123456789012345678901234567890-", 10, Full),
+            ("30-digit last-pos overflows", "bytes=0-123456789012345678901234567890", 10, Full),
+            ("30-digit suffix overflows", "bytes=-123456789012345678901234567890", 10, Full),
+            ("u64::MAX + 1 overflows", "bytes=0-18446744073709551616", 10, Full),
+            ("u64::MAX is a number", "bytes=0-18446744073709551615", 10, sat(&[(0, 9)])),
+            ("u64::MAX first-pos is past the end", "bytes=18446744073709551615-", 10, Unsatisfiable),
+            ("u64::MAX suffix is the whole file", "bytes=-18446744073709551615", 10, sat(&[(0, 9)])),
+            ("range ending at u64::MAX - 1", "bytes=18446744073709551613-", u64::MAX, sat(&[(u64::MAX - 2, u64::MAX - 1)])),
+            // Syntax: every error ignores the whole header.
+            ("no equals sign", "bytes 0-1", 10, Full),
+            ("unit other than bytes", "items=0-1", 10, Full),
+            ("empty unit", "=0-1", 10, Full),
+            ("space before equals", "bytes =0-1", 10, Full),
+            ("empty header", "", 10, Full),
+            ("empty range-set", "bytes=", 10, Full),
+            ("only empty elements", "bytes= , ,", 10, Full),
+            ("no dash", "bytes=5", 10, Full),
+            ("lone dash", "bytes=-", 10, Full),
+            ("double dash", "bytes=--1", 10, Full),
+            ("three parts", "bytes=1-2-3", 10, Full),
+            ("first after last", "bytes=5-4", 10, Full),
+            ("one bad range spoils the set", "bytes=0-1,5-4", 10, Full),
+            ("one bad range after good ones", "bytes=0-1,2-3,x", 10, Full),
+            ("letters", "bytes=a-b", 10, Full),
+            ("plus sign", "bytes=+1-2", 10, Full),
+            ("negative last-pos", "bytes=1--2", 10, Full),
+            ("hex digits", "bytes=0x1-2", 10, Full),
+            ("space inside a range", "bytes=0 -1", 10, Full),
+            ("space after the dash", "bytes=0- 1", 10, Full),
+            ("non-ASCII digit", "bytes=0-\u{0661}", 10, Full),
+            ("semicolon separator", "bytes=0-1;2-3", 10, Full),
+            ("two equals signs", "bytes=0-1=2", 10, Full),
+            ("bad syntax beats zero length", "bytes=x", 0, Full),
+            // Unit and list syntax that is accepted.
+            ("unit is case-insensitive", "BYTES=0-1", 10, sat(&[(0, 1)])),
+            ("unit in mixed case", "ByTeS=0-1", 10, sat(&[(0, 1)])),
+            ("OWS around commas", "bytes=0-1 ,\t3-4 , 6-7", 10, sat(&[(0, 1), (3, 4), (6, 7)])),
+            ("empty elements tolerated", "bytes=,0-1,,3-4,", 10, sat(&[(0, 1), (3, 4)])),
+            ("OWS around the whole value", " bytes=0-1 ", 10, sat(&[(0, 1)])),
+            ("leading zeros", "bytes=007-0009", 10, sat(&[(7, 9)])),
+            // Single ranges and clipping.
+            ("first byte", "bytes=0-0", 10, sat(&[(0, 0)])),
+            ("last byte", "bytes=9-9", 10, sat(&[(9, 9)])),
+            ("whole file", "bytes=0-9", 10, sat(&[(0, 9)])),
+            ("open-ended", "bytes=3-", 10, sat(&[(3, 9)])),
+            ("last-pos clipped", "bytes=3-100", 10, sat(&[(3, 9)])),
+            ("last-pos exactly len clipped", "bytes=0-10", 10, sat(&[(0, 9)])),
+            ("first-pos at len", "bytes=10-", 10, Unsatisfiable),
+            ("first-pos past len", "bytes=11-20", 10, Unsatisfiable),
+            // Suffix ranges.
+            ("suffix", "bytes=-3", 10, sat(&[(7, 9)])),
+            ("suffix of len", "bytes=-10", 10, sat(&[(0, 9)])),
+            ("suffix longer than len", "bytes=-11", 10, sat(&[(0, 9)])),
+            ("suffix of zero", "bytes=-0", 10, Unsatisfiable),
+            ("suffix of zero dropped", "bytes=-0,0-1", 10, sat(&[(0, 1)])),
+            // Satisfiability of sets.
+            ("unsatisfiable ones dropped", "bytes=20-30,0-1,15-", 10, sat(&[(0, 1)])),
+            ("all unsatisfiable", "bytes=20-30,15-,-0", 10, Unsatisfiable),
+            ("zero length: int-range", "bytes=0-", 0, Unsatisfiable),
+            ("zero length: bounded", "bytes=0-0", 0, Unsatisfiable),
+            ("zero length: suffix of zero", "bytes=-0", 0, Unsatisfiable),
+            ("zero length: suffix serves the empty whole", "bytes=-5", 0, Full),
+            ("zero length: suffix among others", "bytes=0-1,-5", 0, Full),
+            // Coalescing.
+            ("overlap", "bytes=0-5,3-8", 10, sat(&[(0, 8)])),
+            ("adjacent", "bytes=0-4,5-9", 10, sat(&[(0, 9)])),
+            ("adjacent reversed", "bytes=5-9,0-4", 10, sat(&[(0, 9)])),
+            ("containment", "bytes=0-9,2-3", 10, sat(&[(0, 9)])),
+            ("contained first", "bytes=2-3,0-9", 10, sat(&[(0, 9)])),
+            ("duplicate", "bytes=1-2,1-2", 10, sat(&[(1, 2)])),
+            ("gap of one byte kept", "bytes=0-3,5-9", 10, sat(&[(0, 3), (5, 9)])),
+            ("out of order kept", "bytes=6-7,0-1,3-4", 10, sat(&[(6, 7), (0, 1), (3, 4)])),
+            ("merged range takes the earliest place", "bytes=8-9,0-1,2-3", 10, sat(&[(8, 9), (0, 3)])),
+            ("later range merges into an earlier one", "bytes=0-1,8-9,1-2", 10, sat(&[(0, 2), (8, 9)])),
+            ("bridge joins two earlier ranges", "bytes=0-2,6-8,3-5", 10, sat(&[(0, 8)])),
+            ("chain through a suffix", "bytes=-2,0-3,4-7", 10, sat(&[(0, 9)])),
+            ("clipped ranges coalesce", "bytes=5-100,8-", 10, sat(&[(5, 9)])),
+            ("unsatisfiable ones between do not bridge", "bytes=0-1,20-30,3-4", 10, sat(&[(0, 1), (3, 4)])),
+            ("16 distinct ranges allowed", "bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,18-18,20-20,22-22,24-24,26-26,28-28,30-30", 100,
+                sat(&[(0, 0), (2, 2), (4, 4), (6, 6), (8, 8), (10, 10), (12, 12), (14, 14), (16, 16), (18, 18), (20, 20), (22, 22), (24, 24), (26, 26), (28, 28), (30, 30)])),
+        ];
+        for (name, header, len, want) in cases {
+            assert_eq!(parse_range(header, len, 16), want, "{name}: {header}");
+        }
+    }
+
+    #[test]
+    fn cap_of_one_allows_a_single_range_only() {
+        assert_eq!(parse_range("bytes=0-1", 10, 1), sat(&[(0, 1)]));
+        assert_eq!(parse_range("bytes=0-1,,", 10, 1), sat(&[(0, 1)]));
+        assert_eq!(parse_range("bytes=0-1,0-1", 10, 1), Full);
+    }
+
+    #[test]
+    fn range_len_is_inclusive() {
+        assert_eq!(r(0, 0).len(), 1);
+        assert_eq!(r(0, 99).len(), 100);
+        assert_eq!(r(0, u64::MAX - 1).len(), u64::MAX);
+    }
+
+    #[test]
+    fn content_range_values() {
+        assert_eq!(content_range(&r(0, 99), 1000), "bytes 0-99/1000");
+        assert_eq!(content_range(&r(999, 999), 1000), "bytes 999-999/1000");
+        assert_eq!(unsatisfied_range(1000), "bytes */1000");
+        assert_eq!(unsatisfied_range(0), "bytes */0");
+    }
+}
