@@ -4,6 +4,12 @@
 //! Everything here is pure arithmetic over the header text and the representation's length,
 //! except [`Multipart::into_reader`], which streams the parts from an open file.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 /// One satisfiable byte range, `start..=end`, always inside the representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -213,6 +219,190 @@ pub fn unsatisfied_range(len: u64) -> String {
     format!("bytes */{len}")
 }
 
+/// A `multipart/byteranges` body (RFC 9110 §14.6) whose length is known before it is sent.
+///
+/// The layout is Go's (`mime/multipart`): each part is `--BOUNDARY`, its header fields and a
+/// blank line, then the bytes; parts are separated by CRLF and the body ends with
+/// `CRLF--BOUNDARY--CRLF`. No preamble, no epilogue.
+#[derive(Debug, Clone)]
+pub struct Multipart {
+    ranges: Vec<ByteRange>,
+    len: u64,
+    content_type: String,
+    boundary: String,
+}
+
+impl Multipart {
+    /// A body of `ranges` (each inside `0..len`) of a representation of type `content_type`
+    /// (which must hold no CR or LF; empty means the parts carry no `Content-Type`).
+    pub fn new(ranges: Vec<ByteRange>, len: u64, content_type: &str) -> Multipart {
+        Multipart::with_boundary(ranges, len, content_type, new_boundary())
+    }
+
+    fn with_boundary(ranges: Vec<ByteRange>, len: u64, ct: &str, boundary: String) -> Multipart {
+        debug_assert!(ranges.iter().all(|r| r.start <= r.end && r.end < len));
+        debug_assert!(!ct.contains(['\r', '\n']));
+        Multipart {
+            ranges,
+            len,
+            content_type: ct.to_string(),
+            boundary,
+        }
+    }
+
+    /// The response's `Content-Type`: `multipart/byteranges; boundary=…`.
+    pub fn content_type(&self) -> String {
+        format!("multipart/byteranges; boundary={}", self.boundary)
+    }
+
+    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`.
+    pub fn content_length(&self) -> u64 {
+        // The heads are measured by the very code that writes them, so the sum cannot drift
+        // from what is sent. Saturating: only absurd hand-made ranges could overflow.
+        let mut scratch = Vec::new();
+        let mut total: u64 = 0;
+        for (i, range) in self.ranges.iter().enumerate() {
+            scratch.clear();
+            self.write_part_head(i, &mut scratch);
+            total = total
+                .saturating_add(scratch.len() as u64)
+                .saturating_add(range.len());
+        }
+        scratch.clear();
+        self.write_closing(&mut scratch);
+        total.saturating_add(scratch.len() as u64)
+    }
+
+    /// Streams the body from `file`, seeking to each part in turn: memory stays bounded by
+    /// one part head whatever the file's size.
+    pub fn into_reader(self, file: std::fs::File) -> impl Read + Send {
+        self.reader(file)
+    }
+
+    fn reader<R: Read + Seek>(self, src: R) -> PartsReader<R> {
+        PartsReader {
+            src,
+            body: self,
+            next: 0,
+            text: Vec::new(),
+            text_pos: 0,
+            data_left: 0,
+            closed: false,
+        }
+    }
+
+    /// The delimiter and header fields that open part `i`.
+    fn write_part_head(&self, i: usize, out: &mut Vec<u8>) {
+        let separator = if i == 0 { "" } else { "\r\n" };
+        let _ = write!(out, "{separator}--{}\r\n", self.boundary);
+        // RFC 9110 §14.6: "If the selected representation would have had a Content-Type
+        // header field in a 200 (OK) response, the server SHOULD generate that same
+        // Content-Type header field in the header area of each body part."
+        if !self.content_type.is_empty() {
+            let _ = write!(out, "Content-Type: {}\r\n", self.content_type);
+        }
+        // RFC 9110 §14.6: "the server MUST generate a Content-Range header field
+        // corresponding to the range being enclosed in that body part."
+        let range = content_range(&self.ranges[i], self.len);
+        let _ = write!(out, "Content-Range: {range}\r\n\r\n");
+    }
+
+    /// The close delimiter that ends the body.
+    fn write_closing(&self, out: &mut Vec<u8>) {
+        let _ = write!(out, "\r\n--{}--\r\n", self.boundary);
+    }
+}
+
+/// 32 hex digits: two SipHash values keyed by `RandomState` (random keys per thread, seeded
+/// by the OS) over the time and a process-wide counter, so no two bodies share a boundary and
+/// a client cannot predict one to plant it in a file.
+fn new_boundary() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let state = RandomState::new();
+    let half = |salt: u8| state.hash_one((salt, count, nanos));
+    format!("{:016x}{:016x}", half(0), half(1))
+}
+
+/// The `Read` side of a [`Multipart`]: part head, part bytes (read straight from `src`), next
+/// part, …, close delimiter.
+struct PartsReader<R> {
+    src: R,
+    body: Multipart,
+    /// Index of the next part to open.
+    next: usize,
+    /// A head or the close delimiter, sent from `text_pos` on.
+    text: Vec<u8>,
+    text_pos: usize,
+    /// Bytes of the current part not yet read from `src`.
+    data_left: u64,
+    /// The close delimiter has been queued.
+    closed: bool,
+}
+
+impl<R: Read + Seek> PartsReader<R> {
+    /// Queues the next head (seeking `src` to its range) or the close delimiter; false at
+    /// the end of the body.
+    fn advance(&mut self) -> io::Result<bool> {
+        self.text.clear();
+        self.text_pos = 0;
+        if let Some(range) = self.body.ranges.get(self.next).copied() {
+            self.src.seek(SeekFrom::Start(range.start))?;
+            self.body.write_part_head(self.next, &mut self.text);
+            self.data_left = range.len();
+            self.next += 1;
+            return Ok(true);
+        }
+        if self.closed {
+            return Ok(false);
+        }
+        self.body.write_closing(&mut self.text);
+        self.closed = true;
+        Ok(true)
+    }
+
+    /// Copies at most `buf.len()` bytes of the current part from `src`.
+    fn read_data(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = usize::try_from(self.data_left).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = self.src.read(&mut buf[..want])?;
+        if n == 0 {
+            // The file shrank since its length was taken: the promised Content-Length can no
+            // longer be met, so the connection must fail rather than send a short body.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while its ranges were sent",
+            ));
+        }
+        self.data_left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Read for PartsReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.text_pos < self.text.len() {
+                let n = (self.text.len() - self.text_pos).min(buf.len());
+                buf[..n].copy_from_slice(&self.text[self.text_pos..self.text_pos + n]);
+                self.text_pos += n;
+                return Ok(n);
+            }
+            if self.data_left > 0 {
+                return self.read_data(buf);
+            }
+            if !self.advance()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +556,89 @@ mod tests {
         assert_eq!(content_range(&r(999, 999), 1000), "bytes 999-999/1000");
         assert_eq!(unsatisfied_range(1000), "bytes */1000");
         assert_eq!(unsatisfied_range(0), "bytes */0");
+    }
+
+    /// Reads `reader` to the end in reads of `step` bytes.
+    fn read_in_steps(mut reader: impl Read, step: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0; step];
+        loop {
+            match reader.read(&mut buf)? {
+                0 => return Ok(out),
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    const DIGITS: &[u8] = b"0123456789";
+
+    #[test]
+    fn multipart_layout_is_go_s() {
+        let body = Multipart::with_boundary(vec![r(0, 1), r(7, 9)], 10, "text/plain", "B".into());
+        let want = "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
+                    \r\n--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 7-9/10\r\n\r\n789\
+                    \r\n--B--\r\n";
+        assert_eq!(body.content_length(), want.len() as u64);
+        assert_eq!(body.content_type(), "multipart/byteranges; boundary=B");
+        let got = read_in_steps(body.reader(io::Cursor::new(DIGITS)), 8192).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+
+    #[test]
+    fn multipart_without_content_type_omits_the_field() {
+        let body = Multipart::with_boundary(vec![r(3, 3), r(5, 5)], 10, "", "B".into());
+        let want = "--B\r\nContent-Range: bytes 3-3/10\r\n\r\n3\
+                    \r\n--B\r\nContent-Range: bytes 5-5/10\r\n\r\n5\r\n--B--\r\n";
+        assert_eq!(body.content_length(), want.len() as u64);
+        let got = read_in_steps(body.reader(io::Cursor::new(DIGITS)), 1).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+
+    #[test]
+    fn multipart_parts_keep_their_order_and_may_repeat_bytes() {
+        let body = Multipart::with_boundary(vec![r(8, 9), r(0, 0), r(8, 8)], 10, "", "B".into());
+        let got = read_in_steps(body.reader(io::Cursor::new(DIGITS)), 3).unwrap();
+        let text = String::from_utf8(got).unwrap();
+        let parts: Vec<&str> = text.split("\r\n\r\n").skip(1).map(|p| &p[..1]).collect();
+        assert_eq!(parts, ["8", "0", "8"]);
+    }
+
+    #[test]
+    fn boundaries_are_long_hex_and_distinct() {
+        let a = Multipart::new(vec![r(0, 0)], 1, "text/plain");
+        let b = Multipart::new(vec![r(0, 0)], 1, "text/plain");
+        assert_eq!(a.boundary.len(), 32);
+        assert!(a.boundary.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a.boundary, b.boundary);
+        assert_eq!(
+            a.content_type(),
+            format!("multipart/byteranges; boundary={}", a.boundary)
+        );
+    }
+
+    #[test]
+    fn multipart_reads_a_real_file() {
+        let path = std::env::temp_dir().join(format!("shelf-range-{}", std::process::id()));
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let ranges = vec![r(99_000, 99_999), r(0, 65_535), r(70_000, 70_000)];
+        let body = Multipart::new(ranges.clone(), 100_000, "application/octet-stream");
+        let want = read_in_steps(body.clone().reader(io::Cursor::new(&data)), 8192).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let length = body.content_length();
+        let got = read_in_steps(body.into_reader(file), 8192).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got.len() as u64, length);
+        assert!(
+            got == want,
+            "the file and an in-memory copy give the same body"
+        );
+    }
+
+    #[test]
+    fn multipart_fails_when_the_file_shrank() {
+        let body = Multipart::with_boundary(vec![r(0, 1), r(5, 9)], 10, "", "B".into());
+        let err = read_in_steps(body.reader(io::Cursor::new(&DIGITS[..7])), 64).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
