@@ -641,4 +641,324 @@ mod tests {
         let err = read_in_steps(body.reader(io::Cursor::new(&DIGITS[..7])), 64).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
+
+    /// xorshift64*: a deterministic PRNG so property failures replay exactly.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len() as u64) as usize]
+        }
+    }
+
+    /// One generated list element: what was written and what it means.
+    enum Element {
+        Empty,
+        Bad,
+        Valid(Spec),
+    }
+
+    /// A representation length: often tiny, sometimes zero or near `u64::MAX`.
+    fn random_len(rng: &mut Rng) -> u64 {
+        match rng.below(10) {
+            0 => 0,
+            1 => rng.next(),
+            2 => u64::MAX,
+            3..=5 => rng.below(20),
+            _ => rng.below(200),
+        }
+    }
+
+    /// A position near the interesting edges of a representation of `len` bytes.
+    fn random_pos(rng: &mut Rng, len: u64) -> u64 {
+        match rng.below(8) {
+            0 => 0,
+            1 => len,
+            2 => len.saturating_sub(1),
+            3 => len.saturating_add(1),
+            4 => u64::MAX,
+            _ => rng.below(len.saturating_add(2)),
+        }
+    }
+
+    /// An element: mostly valid range-specs, sometimes empty, rarely (1%) malformed, so
+    /// that many headers carry several ranges and survive to coalescing.
+    fn random_element(rng: &mut Rng, len: u64) -> (String, Element) {
+        if rng.below(100) == 0 {
+            let bad = [
+                "x",
+                "1-2-3",
+                "--1",
+                "-",
+                "1 -2",
+                "+1-2",
+                "9-1",
+                "1",
+                "0-99999999999999999999",
+            ];
+            return (rng.pick(&bad).into(), Element::Bad);
+        }
+        match rng.below(10) {
+            0 => (rng.pick(&["", " ", "\t", " \t "]).into(), Element::Empty),
+            1 => {
+                let n = random_pos(rng, len);
+                (format!("-{n}"), Element::Valid(Spec::Suffix(n)))
+            }
+            2 => {
+                let first = random_pos(rng, len);
+                (
+                    format!("{first}-"),
+                    Element::Valid(Spec::Int { first, last: None }),
+                )
+            }
+            3..=5 => {
+                let (a, b) = (random_pos(rng, len), random_pos(rng, len));
+                int_range(a.min(b), a.max(b))
+            }
+            _ => {
+                let first = random_pos(rng, len);
+                int_range(first, first.saturating_add(rng.below(4)))
+            }
+        }
+    }
+
+    fn int_range(first: u64, last: u64) -> (String, Element) {
+        let spec = Spec::Int {
+            first,
+            last: Some(last),
+        };
+        (format!("{first}-{last}"), Element::Valid(spec))
+    }
+
+    /// A random `Range` header for `len` and the elements it was built from.
+    fn random_header(rng: &mut Rng, len: u64) -> (String, Vec<Element>) {
+        let mut header = rng.pick(&["bytes=", "BYTES=", "Bytes="]).to_string();
+        let mut elements = Vec::new();
+        for i in 0..rng.below(22) {
+            if i > 0 {
+                header.push_str(rng.pick(&[",", ", ", " ,", "\t,\t"]));
+            }
+            let (text, element) = random_element(rng, len);
+            header.push_str(&text);
+            elements.push(element);
+        }
+        (header, elements)
+    }
+
+    /// The spec restated: the bytes a valid range-spec names, clipped, if satisfiable.
+    fn model_range(spec: &Spec, len: u64) -> Option<(u64, u64)> {
+        match *spec {
+            Spec::Int { first, last } if first < len => {
+                Some((first, last.unwrap_or(u64::MAX).min(len - 1)))
+            }
+            Spec::Suffix(n) if n > 0 && len > 0 => Some((len - n.min(len), len - 1)),
+            _ => None,
+        }
+    }
+
+    /// The outcome the spec demands when the header is malformed, over the cap or names no
+    /// satisfiable byte; `None` when ranges must be served.
+    fn model_outcome(
+        elements: &[Element],
+        len: u64,
+        max: usize,
+        wanted: &[(u64, u64)],
+    ) -> Option<RangeOutcome> {
+        let sent = elements
+            .iter()
+            .filter(|e| !matches!(e, Element::Empty))
+            .count();
+        let bad = elements.iter().any(|e| matches!(e, Element::Bad));
+        let nonzero_suffix = elements
+            .iter()
+            .any(|e| matches!(e, Element::Valid(Spec::Suffix(n)) if *n > 0));
+        if bad || sent == 0 || sent > max || (len == 0 && nonzero_suffix) {
+            Some(Full)
+        } else if wanted.is_empty() {
+            Some(Unsatisfiable)
+        } else {
+            None
+        }
+    }
+
+    /// Membership of `x` in a union of inclusive intervals.
+    fn covers(set: &[(u64, u64)], x: u64) -> bool {
+        set.iter().any(|&(s, e)| s <= x && x <= e)
+    }
+
+    /// Two unions of intervals are equal iff they agree on every interval end and the point
+    /// just outside it: membership can only change at those points.
+    fn same_union(a: &[(u64, u64)], b: &[(u64, u64)]) -> bool {
+        let edges = a
+            .iter()
+            .chain(b)
+            .flat_map(|&(s, e)| [s, e, s.wrapping_sub(1), e.wrapping_add(1)]);
+        edges.into_iter().all(|x| covers(a, x) == covers(b, x))
+    }
+
+    /// Properties of `parse_range` over 20,000 random headers, lengths and caps:
+    /// 1. the outcome is `Full` exactly when the header is malformed, sends more than
+    ///    `max_ranges` ranges, or names only the empty whole; `Unsatisfiable` exactly when no
+    ///    range-spec is satisfiable;
+    /// 2. every returned range lies within `0..len` (`start <= end < len`);
+    /// 3. returned ranges are pairwise non-touching (neither overlapping nor adjacent);
+    /// 4. the union of returned ranges equals the union of the satisfiable requested ranges,
+    ///    clipped;
+    /// 5. returned ranges keep the client's order: ordered by the first requested range each
+    ///    contains.
+    #[test]
+    fn parse_range_properties() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..20_000 {
+            let len = random_len(&mut rng);
+            let max = rng.below(20) as usize + 1;
+            let (header, elements) = random_header(&mut rng, len);
+            let wanted: Vec<(u64, u64)> = elements
+                .iter()
+                .filter_map(|e| match e {
+                    Element::Valid(spec) => model_range(spec, len),
+                    _ => None,
+                })
+                .collect();
+            let got = parse_range(&header, len, max);
+            let ctx = format!("case {case}: {header:?} len {len} max {max} → {got:?}");
+            if let Some(want) = model_outcome(&elements, len, max, &wanted) {
+                assert_eq!(got, want, "{ctx}");
+                continue;
+            }
+            let Satisfiable(ranges) = got else {
+                panic!("{ctx}: expected ranges")
+            };
+            let got: Vec<(u64, u64)> = ranges.iter().map(|r| (r.start, r.end)).collect();
+            assert!(
+                got.iter().all(|&(s, e)| s <= e && e < len),
+                "within 0..len: {ctx}"
+            );
+            for (i, &(s1, e1)) in got.iter().enumerate() {
+                for &(s2, e2) in &got[i + 1..] {
+                    assert!(e1 + 1 < s2 || e2 + 1 < s1, "non-touching: {ctx}");
+                }
+            }
+            assert!(same_union(&got, &wanted), "same union: {ctx}");
+            let first_member =
+                |&(s, e): &(u64, u64)| wanted.iter().position(|&(ws, we)| s <= ws && we <= e);
+            let order: Vec<Option<usize>> = got.iter().map(first_member).collect();
+            assert!(
+                order.iter().all(Option::is_some),
+                "each holds a request: {ctx}"
+            );
+            assert!(
+                order.windows(2).all(|w| w[0] < w[1]),
+                "client's order: {ctx}"
+            );
+        }
+    }
+
+    /// One parsed body part: its header fields and its bytes.
+    type Part = (Vec<(String, String)>, Vec<u8>);
+
+    /// A minimal `multipart/byteranges` parser, independent of the writer: split on
+    /// `CRLF--boundary`, expect no preamble, parts that open with CRLF, and a final `--`
+    /// followed by CRLF and nothing else. Returns each part's header fields and bytes.
+    fn parse_multipart(body: &[u8], boundary: &str) -> Vec<Part> {
+        let mut text = b"\r\n".to_vec();
+        text.extend_from_slice(body);
+        let delimiter = format!("\r\n--{boundary}").into_bytes();
+        let mut pieces = split_on(&text, &delimiter).into_iter();
+        assert_eq!(pieces.next(), Some(&b""[..]), "no preamble");
+        let mut parts = Vec::new();
+        for piece in pieces {
+            if piece == b"--\r\n" {
+                return parts;
+            }
+            let piece = piece
+                .strip_prefix(b"\r\n")
+                .expect("CRLF after the delimiter");
+            let blank = find(piece, b"\r\n\r\n").expect("a blank line ends the head");
+            let head = std::str::from_utf8(&piece[..blank]).expect("ASCII head");
+            let fields = head
+                .split("\r\n")
+                .map(|line| line.split_once(": ").expect("name: value"))
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            parts.push((fields, piece[blank + 4..].to_vec()));
+        }
+        panic!("no close delimiter");
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+
+    fn split_on<'a>(mut text: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+        let mut pieces = Vec::new();
+        while let Some(at) = find(text, delimiter) {
+            pieces.push(&text[..at]);
+            text = &text[at + delimiter.len()..];
+        }
+        pieces.push(text);
+        pieces
+    }
+
+    /// Properties of `Multipart` over 3,000 random files, range lists (coalesced by
+    /// `parse_range` or raw, overlapping and unordered) and read sizes:
+    /// 1. `content_length()` equals the number of bytes the reader produces;
+    /// 2. parsing the body back yields one part per range, in order, each with the
+    ///    representation's `Content-Type`, the `Content-Range` of its range, and exactly the
+    ///    file's bytes of that range.
+    #[test]
+    fn multipart_properties() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..3_000 {
+            let len = rng.below(300) + 1;
+            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let ranges = random_ranges(&mut rng, len);
+            let ct = rng.pick(&["text/plain; charset=utf-8", "image/png", ""]);
+            let body = Multipart::new(ranges.clone(), len, ct);
+            let (boundary, length) = (body.boundary.clone(), body.content_length());
+            let step = rng.below(64) as usize + 1;
+            let produced = read_in_steps(body.reader(io::Cursor::new(&data)), step).unwrap();
+            let ctx = format!("case {case}: len {len} {ranges:?} step {step}");
+            assert_eq!(produced.len() as u64, length, "content_length: {ctx}");
+            let parts = parse_multipart(&produced, &boundary);
+            assert_eq!(parts.len(), ranges.len(), "{ctx}");
+            for ((fields, bytes), range) in parts.iter().zip(&ranges) {
+                let mut want = vec![("Content-Range".to_string(), content_range(range, len))];
+                if !ct.is_empty() {
+                    want.insert(0, ("Content-Type".to_string(), ct.to_string()));
+                }
+                assert_eq!(fields, &want, "{ctx}");
+                let slice = &data[range.start as usize..=range.end as usize];
+                assert!(bytes == slice, "bytes of {range:?}: {ctx}");
+            }
+        }
+    }
+
+    /// Half the time the outcome of a random header, else up to 6 raw ranges inside `0..len`.
+    fn random_ranges(rng: &mut Rng, len: u64) -> Vec<ByteRange> {
+        if rng.below(2) == 0 {
+            let (header, _) = random_header(rng, len);
+            if let Satisfiable(ranges) = parse_range(&header, len, 16) {
+                return ranges;
+            }
+        }
+        let count = rng.below(6) + 1;
+        (0..count)
+            .map(|_| {
+                let (a, b) = (rng.below(len), rng.below(len));
+                r(a.min(b), a.max(b))
+            })
+            .collect()
+    }
 }
