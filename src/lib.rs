@@ -14,6 +14,7 @@ pub mod fs;
 pub mod http;
 pub mod log;
 pub mod method;
+pub mod range;
 pub mod server;
 
 pub use config::Config;
