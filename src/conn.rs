@@ -270,7 +270,7 @@ fn serve_one<S: Transport>(
 ) -> Result<(), Stop> {
     let (result, settled, user, client) = {
         let body = RequestBody::new(wire, &head, config);
-        let mut req = Request::new(&head, peer, config, body);
+        let mut req = Request::new(&head, peer, config, &shared.cache, body);
         // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
         let result = match req.body.declared_len() {
             Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use md5::{Digest, Md5};
 
 use crate::access;
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::conn::RequestBody;
 use crate::error::Error;
@@ -24,6 +25,8 @@ pub struct Request<'a> {
     pub client: IpAddr,
     /// The configuration snapshot this request runs under, start to end.
     pub config: &'a Arc<Config>,
+    /// The server's body cache.
+    pub cache: &'a Cache,
     pub body: RequestBody<'a>,
     /// MD5 of the method and target; PUT extends it with the body.
     pub hash: Md5,
@@ -37,6 +40,7 @@ impl<'a> Request<'a> {
         head: &'a Head,
         peer: SocketAddr,
         config: &'a Arc<Config>,
+        cache: &'a Cache,
         body: RequestBody<'a>,
     ) -> Request<'a> {
         let client = access::client_address(peer.ip(), head, &config.server.trusted_proxies);
@@ -49,6 +53,7 @@ impl<'a> Request<'a> {
             peer,
             client,
             config,
+            cache,
             body,
             hash,
             user: None,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::cache::Cache;
 use crate::config::reload::{self, Overrides, Watcher};
 use crate::config::{Config, ConfigError};
 use crate::conn;
@@ -24,6 +25,8 @@ const STACK_BYTES: usize = 256 * 1024;
 /// State every connection thread reads.
 pub struct Shared {
     config: RwLock<Arc<Config>>,
+    /// File bodies and their compressed forms, bounded by `[cache] max_bytes`.
+    pub cache: Cache,
     stopping: AtomicBool,
     active: AtomicUsize,
     next_id: AtomicU64,
@@ -39,6 +42,7 @@ struct Live {
 impl Shared {
     fn new(config: Config) -> Arc<Shared> {
         Arc::new(Shared {
+            cache: Cache::new(config.cache.max_bytes),
             config: RwLock::new(Arc::new(config)),
             stopping: AtomicBool::new(false),
             active: AtomicUsize::new(0),
@@ -309,6 +313,7 @@ fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain:
     let changes = Config::describe_changes(&old, &new);
     warn_unbuilt(&new);
     log::set_max_level(new.log.level);
+    shared.cache.set_max_bytes(new.cache.max_bytes);
     shared.replace_config(Arc::new(new));
     if let Err(e) = rebind(shared, plain) {
         log::error!("config reloaded, but the new listener could not be bound: {e}");

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Version;
@@ -27,6 +28,13 @@ pub enum Body {
     Bytes(Cow<'static, [u8]>),
     /// `len` bytes of `file` from its current position; copied with `sendfile` where possible.
     File { file: File, len: u64 },
+    /// Bytes shared with the cache.
+    Shared(Arc<[u8]>),
+    /// Exactly `len` bytes from a reader (a multipart body whose length was computed first).
+    Sized {
+        reader: Box<dyn Read + Send>,
+        len: u64,
+    },
     /// A body of unknown length, sent chunked.
     Stream(Box<dyn Read + Send>),
 }
@@ -37,7 +45,8 @@ impl Body {
         match self {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
-            Body::File { len, .. } => Some(*len),
+            Body::Shared(b) => Some(b.len() as u64),
+            Body::File { len, .. } | Body::Sized { len, .. } => Some(*len),
             Body::Stream(_) => None,
         }
     }
@@ -192,26 +201,17 @@ fn write_head(
 }
 
 /// Sends the head (already in `out`) and the body.
-fn write_body<W: Output>(
-    w: &mut W,
-    mut out: Vec<u8>,
-    body: Body,
-    version: Version,
-) -> io::Result<u64> {
+fn write_body<W: Output>(w: &mut W, out: Vec<u8>, body: Body, version: Version) -> io::Result<u64> {
     match body {
         Body::Empty => {
             w.write_all(&out)?;
             Ok(0)
         }
-        Body::Bytes(bytes) => {
-            if bytes.len() as u64 <= INLINE_BODY_MAX {
-                out.extend_from_slice(&bytes);
-                w.write_all(&out)?;
-            } else {
-                w.write_all(&out)?;
-                w.write_all(&bytes)?;
-            }
-            Ok(bytes.len() as u64)
+        Body::Bytes(bytes) => write_bytes(w, out, &bytes),
+        Body::Shared(bytes) => write_bytes(w, out, &bytes),
+        Body::Sized { reader, len } => {
+            w.write_all(&out)?;
+            copy_exact(&mut reader.take(len), w, len)
         }
         Body::File { file, len } => write_file(w, out, file, len),
         Body::Stream(reader) => {
@@ -223,6 +223,18 @@ fn write_body<W: Output>(
             }
         }
     }
+}
+
+/// A small body rides in the head's write; a larger one follows it.
+fn write_bytes<W: Write>(w: &mut W, mut out: Vec<u8>, bytes: &[u8]) -> io::Result<u64> {
+    if bytes.len() as u64 <= INLINE_BODY_MAX {
+        out.extend_from_slice(bytes);
+        w.write_all(&out)?;
+    } else {
+        w.write_all(&out)?;
+        w.write_all(bytes)?;
+    }
+    Ok(bytes.len() as u64)
 }
 
 /// A small file rides in the head's write; a large one goes out through the output's

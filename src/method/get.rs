@@ -1,9 +1,7 @@
 //! GET and HEAD: resolve the path, then a file, an index file, a listing, or a redirect.
 
 use std::borrow::Cow;
-use std::fs::{File, Metadata};
-use std::path::Path;
-use std::time::SystemTime;
+use std::fs::File;
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
@@ -15,15 +13,14 @@ use crate::fs::path::{ResolveError, Resolved, resolve};
 use crate::http::accept;
 use crate::http::response::{Body, Response};
 
-/// Headers a 304 repeats from the 200 it stands for (RFC 9110 §15.4.5).
-const KEPT_ON_304: [&str; 4] = ["ETag", "Vary", "Cache-Control", "Last-Modified"];
+use super::file;
 
 /// Serves the file, index file or listing at `target`.
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
     let found = resolve(&server.root, &target.path, server.hidden).map_err(resolve_error)?;
     if !found.is_dir {
-        return serve_file(req, &found.path, found.metadata);
+        return file::serve(req, &found.path, &found.metadata);
     }
     if !target.path.ends_with('/') {
         return Ok(redirect_to_folder(target));
@@ -33,7 +30,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
         if let Ok(index) = resolve(&server.root, &candidate, server.hidden)
             && !index.is_dir
         {
-            return serve_file(req, &index.path, index.metadata);
+            return file::serve(req, &index.path, &index.metadata);
         }
     }
     if !server.listing {
@@ -57,101 +54,6 @@ fn redirect_to_folder(target: &Target<'_>) -> Response {
         location.push_str(query);
     }
     Response::text(301).header("Location", location)
-}
-
-/// A file: validators, preconditions, then the body streamed from disk.
-fn serve_file(req: &Request<'_>, path: &Path, meta: Metadata) -> Result<Response, Error> {
-    // Only regular files: opening a named pipe would block this thread until a writer came.
-    if !meta.is_file() {
-        return Err(Error::NotFound);
-    }
-    let file = File::open(path)?;
-    // Validators come from the open file, so they describe exactly the bytes we send.
-    let meta = file.metadata().unwrap_or(meta);
-    let tag = etag::for_file(&meta);
-    // RFC 9110 §8.8.2.1: a Last-Modified "later than the server's time of message
-    // origination" MUST be replaced by that time; the conditionals then use the same date.
-    let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
-    let response = file_headers(req.config, path, &tag, modified);
-    let validators = Validators {
-        etag: Some(&tag),
-        last_modified: modified,
-    };
-    match conditional::evaluate(req.head, &validators) {
-        Outcome::Proceed => Ok(response.body(Body::File {
-            file,
-            len: meta.len(),
-        })),
-        Outcome::NotModified => Ok(not_modified(response)),
-        Outcome::Failed => Err(Error::PreconditionFailed),
-    }
-}
-
-/// The headers of a 200 for a file (SPEC §3).
-fn file_headers(
-    config: &Config,
-    path: &Path,
-    tag: &str,
-    modified: Option<std::time::SystemTime>,
-) -> Response {
-    let mime = content_type(path);
-    let mut response = Response::new(200);
-    if is_compressible(config, &mime) {
-        response = response.header("Vary", "Accept-Encoding");
-    }
-    response = response
-        .header("Content-Type", with_charset(mime))
-        .header("ETag", tag.to_string())
-        .header("Accept-Ranges", "bytes");
-    if let Some(modified) = modified {
-        response = response.header("Last-Modified", httpdate::fmt_http_date(modified));
-    }
-    if let Some(cc) = &config.server.cache_control {
-        response = response.header("Cache-Control", cc.clone());
-    }
-    response
-}
-
-/// A 304 made from the 200's headers: only those RFC 9110 §15.4.5 keeps.
-fn not_modified(full: Response) -> Response {
-    let mut response = Response::new(304);
-    response.headers = full
-        .headers
-        .into_iter()
-        .filter(|(name, _)| KEPT_ON_304.iter().any(|k| k.eq_ignore_ascii_case(name)))
-        .collect();
-    response
-}
-
-fn content_type(path: &Path) -> String {
-    mime_guess::from_path(path)
-        .first_raw()
-        .unwrap_or("application/octet-stream")
-        .to_string()
-}
-
-/// Text types say their charset; shelf assumes the files it serves are UTF-8.
-fn with_charset(mime: String) -> String {
-    let textual = mime.starts_with("text/")
-        || matches!(
-            mime.as_str(),
-            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
-        );
-    if textual {
-        format!("{mime}; charset=utf-8")
-    } else {
-        mime
-    }
-}
-
-/// True when `[compression]` would encode this type.
-fn is_compressible(config: &Config, mime: &str) -> bool {
-    let c = &config.compression;
-    c.enabled
-        && c.types.iter().any(|t| match t.strip_suffix("/*") {
-            Some(prefix) => mime.split('/').next() == Some(prefix),
-            None => t == mime,
-        })
 }
 
 /// A folder without an index: JSON when the client prefers it, else HTML.
@@ -183,7 +85,7 @@ fn serve_listing(
     };
     match conditional::evaluate(req.head, &validators) {
         Outcome::Proceed => Ok(response.body(Body::Bytes(Cow::Owned(body.into_bytes())))),
-        Outcome::NotModified => Ok(not_modified(response)),
+        Outcome::NotModified => Ok(file::not_modified(response)),
         Outcome::Failed => Err(Error::PreconditionFailed),
     }
 }
@@ -195,7 +97,7 @@ pub fn not_found(config: &Config) -> Result<Response, Error> {
         let found = resolve(&server.root, &format!("/{rel}"), true).ok()?;
         let file = File::open(&found.path).ok()?;
         let len = file.metadata().ok()?.len();
-        let mime = with_charset(content_type(&found.path));
+        let mime = file::with_charset(&file::content_type(&found.path));
         Some(
             Response::new(404)
                 .header("Content-Type", mime)
