@@ -9,6 +9,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -22,8 +23,15 @@ use crate::conn;
 /// touched, so this bounds the worst case rather than costing memory per idle connection.
 const STACK_BYTES: usize = 256 * 1024;
 
+/// At most this many threads wait between connections; the rest exit.
+const MAX_SPARE_THREADS: usize = 64;
+
+/// How long a spare thread waits for a new connection before it exits.
+const SPARE_FOR: Duration = Duration::from_secs(2);
+
 /// State every connection thread reads.
 pub struct Shared {
+    spare: Spare,
     config: RwLock<Arc<Config>>,
     /// File bodies and their compressed forms, bounded by `[cache] max_bytes`.
     pub cache: Cache,
@@ -42,6 +50,7 @@ struct Live {
 impl Shared {
     fn new(config: Config) -> Arc<Shared> {
         Arc::new(Shared {
+            spare: Spare::new(),
             cache: Cache::new(config.cache.max_bytes),
             config: RwLock::new(Arc::new(config)),
             stopping: AtomicBool::new(false),
@@ -184,12 +193,13 @@ fn wake_addr(local: SocketAddr) -> SocketAddr {
 }
 
 fn accept_loop(listener: TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
+    loop {
+        let accepted = listener.accept();
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        match stream {
-            Ok(stream) => admit(stream, shared),
+        match accepted {
+            Ok((stream, peer)) => admit(stream, peer, shared),
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of descriptors: give connections a moment to finish instead of spinning.
@@ -199,10 +209,31 @@ fn accept_loop(listener: TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
     }
 }
 
+/// An accepted connection on its way to a thread.
+struct Job {
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Instant,
+    idle: Arc<AtomicBool>,
+    slot: Slot,
+}
+
+impl Job {
+    fn run(self) {
+        let Job {
+            stream,
+            peer,
+            accepted,
+            idle,
+            slot,
+        } = self;
+        conn::serve(stream, peer, &slot.shared, &idle, accepted);
+    }
+}
+
 /// Gives an accepted socket its thread, or a 503 when over `max_connections`.
-fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
+fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     let accepted = Instant::now();
-    let Ok(peer) = stream.peer_addr() else { return };
     let _ = stream.set_nodelay(true);
     let max = shared.config().server.max_connections;
     if shared.active.fetch_add(1, Ordering::SeqCst) >= max {
@@ -216,15 +247,69 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
         shared: shared.clone(),
         id,
     };
+    let job = Job {
+        stream,
+        peer,
+        accepted,
+        idle,
+        slot,
+    };
+    // A thread that finished its last connection takes this one; else a new thread.
+    let job = match shared.spare.handoff.try_send(job) {
+        Ok(()) => return,
+        Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
+    };
+    let owner = shared.clone();
     let spawned = thread::Builder::new()
         .stack_size(STACK_BYTES)
-        .spawn(move || {
-            let slot = slot;
-            conn::serve(stream, peer, &slot.shared, &idle, accepted);
-        });
+        .spawn(move || connection_thread(job, &owner));
     if let Err(e) = spawned {
         // The closure (and with it the slot and the socket) was dropped: the count is right.
         log::error!("{peer}: cannot start a thread: {e}");
+    }
+}
+
+/// Serves one connection, then waits a little for another before exiting: a client that
+/// opens a connection per request would otherwise pay for a thread's start and end each
+/// time. Each connection still has a thread of its own for its whole life.
+fn connection_thread(first: Job, shared: &Shared) {
+    let mut job = first;
+    loop {
+        job.run();
+        match shared.spare.wait() {
+            Some(next) if !shared.is_stopping() => job = next,
+            _ => return,
+        }
+    }
+}
+
+/// Threads between connections. A rendezvous channel: a hand-off succeeds only when a
+/// spare thread is waiting in `recv`, so a connection never queues behind a busy one.
+struct Spare {
+    handoff: SyncSender<Job>,
+    waiting: Mutex<Receiver<Job>>,
+    count: AtomicUsize,
+}
+
+impl Spare {
+    fn new() -> Spare {
+        let (handoff, waiting) = mpsc::sync_channel(0);
+        Spare {
+            handoff,
+            waiting: Mutex::new(waiting),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next connection for this thread, or `None` when it should exit.
+    fn wait(&self) -> Option<Job> {
+        if self.count.fetch_add(1, Ordering::SeqCst) >= MAX_SPARE_THREADS {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let next = lock(&self.waiting).recv_timeout(SPARE_FOR).ok();
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        next
     }
 }
 
