@@ -255,10 +255,12 @@ impl Multipart {
         format!("multipart/byteranges; boundary={}", self.boundary)
     }
 
-    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`.
+    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`;
+    /// `u64::MAX` if that would overflow, which takes a representation within a few KB of
+    /// 2^64 bytes (no file system holds one: Linux caps files at 2^63).
     pub fn content_length(&self) -> u64 {
         // The heads are measured by the very code that writes them, so the sum cannot drift
-        // from what is sent. Saturating: only absurd hand-made ranges could overflow.
+        // from what is sent.
         let mut scratch = Vec::new();
         let mut total: u64 = 0;
         for (i, range) in self.ranges.iter().enumerate() {
@@ -960,5 +962,21 @@ mod tests {
                 r(a.min(b), a.max(b))
             })
             .collect()
+    }
+
+    #[test]
+    fn content_length_saturates_near_u64_max() {
+        let whole = vec![r(0, u64::MAX - 1)];
+        assert_eq!(
+            Multipart::new(whole, u64::MAX, "").content_length(),
+            u64::MAX
+        );
+        let big = 1u64 << 62;
+        let body = Multipart::with_boundary(vec![r(0, big - 1)], big, "", "B".into());
+        let head = format!("--B\r\nContent-Range: bytes 0-{}/{big}\r\n\r\n", big - 1);
+        assert_eq!(
+            body.content_length(),
+            head.len() as u64 + big + "\r\n--B--\r\n".len() as u64
+        );
     }
 }
