@@ -297,13 +297,13 @@ impl Multipart {
     fn write_part_head(&self, i: usize, out: &mut Vec<u8>) {
         let separator = if i == 0 { "" } else { "\r\n" };
         let _ = write!(out, "{separator}--{}\r\n", self.boundary);
-        // RFC 9110 §14.6: "If the selected representation would have had a Content-Type
-        // header field in a 200 (OK) response, the server SHOULD generate that same
+        // RFC 9110 §15.3.7.2: "If the selected representation would have had a Content-Type
+        // header field in a 200 (OK) response, the sender SHOULD generate that same
         // Content-Type header field in the header area of each body part."
         if !self.content_type.is_empty() {
             let _ = write!(out, "Content-Type: {}\r\n", self.content_type);
         }
-        // RFC 9110 §14.6: "the server MUST generate a Content-Range header field
+        // RFC 9110 §15.3.7.2: "the sender MUST generate a Content-Range header field
         // corresponding to the range being enclosed in that body part."
         let range = content_range(&self.ranges[i], self.len);
         let _ = write!(out, "Content-Range: {range}\r\n\r\n");
