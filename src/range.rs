@@ -54,9 +54,9 @@ enum Spec {
     Suffix(u64),
 }
 
-/// The header is not a valid `bytes` ranges-specifier, so it is ignored.
+/// The header is ignored: not a valid `bytes` ranges-specifier, or over `max_ranges`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Malformed;
+struct Ignored;
 
 /// Parses a `Range` header value for a representation of `len` bytes (RFC 9110 §14.2).
 ///
@@ -83,14 +83,11 @@ pub fn parse_range(header: &str, len: u64, max_ranges: usize) -> RangeOutcome {
 }
 
 /// Splits `bytes=…` into its range-specs; `Err` when malformed or over `max_ranges`.
-fn parse_specs(header: &str, max_ranges: usize) -> Result<Vec<Spec>, Malformed> {
-    let (unit, set) = header
-        .trim_matches(is_ows)
-        .split_once('=')
-        .ok_or(Malformed)?;
+fn parse_specs(header: &str, max_ranges: usize) -> Result<Vec<Spec>, Ignored> {
+    let (unit, set) = header.trim_matches(is_ows).split_once('=').ok_or(Ignored)?;
     // RFC 9110 §14.1: "range units are compared case-insensitively".
     if !unit.eq_ignore_ascii_case("bytes") {
-        return Err(Malformed);
+        return Err(Ignored);
     }
     let mut specs = Vec::new();
     // RFC 9110 §5.6.1: "a recipient MUST accept empty list elements"; OWS surrounds commas.
@@ -101,20 +98,20 @@ fn parse_specs(header: &str, max_ranges: usize) -> Result<Vec<Spec>, Malformed> 
         // SPEC §2: more than `max_ranges` as sent → 200. Stopping here keeps a header of
         // 10,000 ranges as cheap as one of `max_ranges + 1`.
         if specs.len() == max_ranges {
-            return Err(Malformed);
+            return Err(Ignored);
         }
         specs.push(parse_spec(element)?);
     }
     // RFC 9110 §14.1.1: `range-set = 1#range-spec`: at least one non-empty element.
     if specs.is_empty() {
-        return Err(Malformed);
+        return Err(Ignored);
     }
     Ok(specs)
 }
 
 /// One `range-spec`: `a-b`, `a-` or `-n`, digits only, no inner whitespace.
-fn parse_spec(element: &str) -> Result<Spec, Malformed> {
-    let (first, last) = element.split_once('-').ok_or(Malformed)?;
+fn parse_spec(element: &str) -> Result<Spec, Ignored> {
+    let (first, last) = element.split_once('-').ok_or(Ignored)?;
     if first.is_empty() {
         return Ok(Spec::Suffix(parse_digits(last)?));
     }
@@ -126,21 +123,21 @@ fn parse_spec(element: &str) -> Result<Spec, Malformed> {
     // RFC 9110 §14.1.1: "A range-spec is invalid if the last-pos value is present and less
     // than the first-pos", and §14.1: an invalid ranges-specifier is ignored as a whole.
     if last.is_some_and(|last| last < first) {
-        return Err(Malformed);
+        return Err(Ignored);
     }
     Ok(Spec::Int { first, last })
 }
 
-/// `1*DIGIT` as a `u64`; a value past `u64::MAX` is malformed rather than clipped.
-fn parse_digits(s: &str) -> Result<u64, Malformed> {
+/// `1*DIGIT` as a `u64`; a value past `u64::MAX` makes the header malformed, not clipped.
+fn parse_digits(s: &str) -> Result<u64, Ignored> {
     if s.is_empty() {
-        return Err(Malformed);
+        return Err(Ignored);
     }
     s.bytes().try_fold(0u64, |n, b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9).ok_or(Malformed)?;
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9).ok_or(Ignored)?;
         n.checked_mul(10)
             .and_then(|n| n.checked_add(u64::from(digit)))
-            .ok_or(Malformed)
+            .ok_or(Ignored)
     })
 }
 
@@ -191,6 +188,9 @@ fn resolve(spec: Spec, len: u64) -> Option<ByteRange> {
 /// RFC 9110 §14.2: "a server MAY coalesce any of the ranges that overlap, or that are
 /// separated by a gap that is smaller than the overhead of sending multiple parts". We merge
 /// overlapping and adjacent ranges only, so the bytes sent are exactly the bytes asked for.
+/// RFC 9110 §15.3.7.2: the server "SHOULD send the parts in the same order that the
+/// corresponding range-spec appeared in the received Range header field, excluding those
+/// ranges that were deemed unsatisfiable or that were coalesced into other ranges".
 fn coalesce(mut ranges: Vec<(usize, ByteRange)>) -> Vec<ByteRange> {
     // Sort by start and sweep, then restore the client's order by each group's first index:
     // O(k log k) for k ranges, where merging pairwise until nothing touches would be O(k²).
@@ -255,10 +255,12 @@ impl Multipart {
         format!("multipart/byteranges; boundary={}", self.boundary)
     }
 
-    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`.
+    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`;
+    /// `u64::MAX` if that would overflow, which takes a representation within a few KB of
+    /// 2^64 bytes (no file system holds one: Linux caps files at 2^63).
     pub fn content_length(&self) -> u64 {
         // The heads are measured by the very code that writes them, so the sum cannot drift
-        // from what is sent. Saturating: only absurd hand-made ranges could overflow.
+        // from what is sent.
         let mut scratch = Vec::new();
         let mut total: u64 = 0;
         for (i, range) in self.ranges.iter().enumerate() {
@@ -295,13 +297,13 @@ impl Multipart {
     fn write_part_head(&self, i: usize, out: &mut Vec<u8>) {
         let separator = if i == 0 { "" } else { "\r\n" };
         let _ = write!(out, "{separator}--{}\r\n", self.boundary);
-        // RFC 9110 §14.6: "If the selected representation would have had a Content-Type
-        // header field in a 200 (OK) response, the server SHOULD generate that same
+        // RFC 9110 §15.3.7.2: "If the selected representation would have had a Content-Type
+        // header field in a 200 (OK) response, the sender SHOULD generate that same
         // Content-Type header field in the header area of each body part."
         if !self.content_type.is_empty() {
             let _ = write!(out, "Content-Type: {}\r\n", self.content_type);
         }
-        // RFC 9110 §14.6: "the server MUST generate a Content-Range header field
+        // RFC 9110 §15.3.7.2: "the sender MUST generate a Content-Range header field
         // corresponding to the range being enclosed in that body part."
         let range = content_range(&self.ranges[i], self.len);
         let _ = write!(out, "Content-Range: {range}\r\n\r\n");
@@ -960,5 +962,21 @@ mod tests {
                 r(a.min(b), a.max(b))
             })
             .collect()
+    }
+
+    #[test]
+    fn content_length_saturates_near_u64_max() {
+        let whole = vec![r(0, u64::MAX - 1)];
+        assert_eq!(
+            Multipart::new(whole, u64::MAX, "").content_length(),
+            u64::MAX
+        );
+        let big = 1u64 << 62;
+        let body = Multipart::with_boundary(vec![r(0, big - 1)], big, "", "B".into());
+        let head = format!("--B\r\nContent-Range: bytes 0-{}/{big}\r\n\r\n", big - 1);
+        assert_eq!(
+            body.content_length(),
+            head.len() as u64 + big + "\r\n--B--\r\n".len() as u64
+        );
     }
 }
