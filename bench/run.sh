@@ -23,6 +23,7 @@ HELPER=(python3 "$BENCH_DIR/bench.py")
 RESULTS_FILE="$BENCH_DIR/results-latest.txt"
 
 WORK=""                        # temp dir, made in main
+LOAD_AT_START=""               # /proc/loadavg when the measurements began
 NGINX_PID=""
 SHELF_PID=""
 NGINX_BIN=""
@@ -376,7 +377,9 @@ machine_header() {
     git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit (+ uncommitted changes)"
     echo "shelf vs nginx, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "shelf commit $commit; $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //'); $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
-    echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+    # The load average says how much else ran on the machine (others compiling...).
+    echo "load average (1/5/15 min): $LOAD_AT_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
     echo "rounds $ROUNDS x $DURATION per server, interleaved; wrk -t$THREADS; medians shown"
     echo
 }
@@ -403,6 +406,7 @@ main() {
     start_nginx
     start_shelf
 
+    LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
     idle_rss
 
     local first_mixed
