@@ -361,6 +361,9 @@ scenario() {
 idle_rss() {
     local server out rss alive
     for server in shelf nginx; do
+        # The RSS before, so the table also shows what the idle connections themselves cost.
+        record rss-start "$server" \
+            "$(awk -v k="$("${HELPER[@]}" rss $(server_pids "$server"))" 'BEGIN { printf "%.3f", k / 1024 }')" MiB
         log "idle RSS: $IDLE_CONNS keep-alive connections to $server"
         out=$(timeout 120 "${HELPER[@]}" idle-rss "${PORT[$server]}" "$IDLE_CONNS" /1k.bin \
             $(server_pids "$server")) || { warn "rss-idle: $server: idle connections failed"; continue; }
