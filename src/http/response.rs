@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, IoSlice, Read, Seek, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -120,6 +120,11 @@ pub trait Output: Write {
     fn send_file(&mut self, _file: &mut File, _len: u64) -> Option<io::Result<u64>> {
         None
     }
+
+    /// Writes a response head that a file body follows at once.
+    fn write_head_before_file(&mut self, head: &[u8]) -> io::Result<()> {
+        self.write_all(head)
+    }
 }
 
 impl Output for Vec<u8> {}
@@ -127,6 +132,21 @@ impl Output for Vec<u8> {}
 impl Output for TcpStream {
     fn send_file(&mut self, file: &mut File, len: u64) -> Option<io::Result<u64>> {
         Some(sendfile_all(self, file, len))
+    }
+
+    /// `MSG_MORE`: with `TCP_NODELAY` set the head would otherwise leave as a packet of its
+    /// own; this way the kernel fills it up with the first bytes `sendfile` queues.
+    fn write_head_before_file(&mut self, head: &[u8]) -> io::Result<()> {
+        let mut rest = head;
+        while !rest.is_empty() {
+            match rustix::net::send(&*self, rest, rustix::net::SendFlags::MORE) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -231,17 +251,32 @@ fn write_bytes<W: Write>(w: &mut W, mut out: Vec<u8>, bytes: &[u8]) -> io::Resul
         out.extend_from_slice(bytes);
         w.write_all(&out)?;
     } else {
-        w.write_all(&out)?;
-        w.write_all(bytes)?;
+        write_all_pair(w, &out, bytes)?;
     }
     Ok(bytes.len() as u64)
+}
+
+/// Writes `head` then `body` with vectored writes: one `writev` for both in the usual case,
+/// without copying the body behind the head.
+fn write_all_pair<W: Write>(w: &mut W, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() {
+        let n = w.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    w.write_all(body)
 }
 
 /// A small file rides in the head's write; a large one goes out through the output's
 /// zero-copy path, or a plain copy.
 fn write_file<W: Output>(w: &mut W, mut out: Vec<u8>, mut file: File, len: u64) -> io::Result<u64> {
     if len > INLINE_BODY_MAX {
-        w.write_all(&out)?;
+        w.write_head_before_file(&out)?;
         if let Some(sent) = w.send_file(&mut file, len) {
             return sent;
         }
@@ -351,5 +386,58 @@ pub fn reason(status: u16) -> &'static str {
         505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
         _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes at most `step` bytes a call, vectored or not.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            let n = data.len().min(self.step);
+            self.out.extend_from_slice(&data[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut budget = self.step;
+            for buf in bufs {
+                let n = buf.len().min(budget);
+                self.out.extend_from_slice(&buf[..n]);
+                budget -= n;
+                if budget == 0 {
+                    break;
+                }
+            }
+            Ok(self.step - budget)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Whatever the split of partial writes, the head and the body arrive whole and in order.
+    #[test]
+    fn pair_survives_partial_writes() {
+        let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        let body: Vec<u8> = (0..50_000u32).map(|i| i as u8).collect();
+        for step in [1, 7, 19, 20, 21, 4096, 1 << 20] {
+            let mut w = Trickle {
+                out: Vec::new(),
+                step,
+            };
+            write_all_pair(&mut w, &head, &body).unwrap();
+            assert_eq!(w.out.len(), head.len() + body.len(), "step {step}");
+            assert_eq!(&w.out[..head.len()], &head[..], "step {step}");
+            assert_eq!(&w.out[head.len()..], &body[..], "step {step}");
+        }
     }
 }
