@@ -368,6 +368,34 @@ fn if_range_decides_between_206_and_200() {
     }
 }
 
+/// RFC 9110 §13.1.5: "If the HTTP-date validator provided is not a strong validator in the
+/// sense defined by Section 8.8.2.2, the condition is false." A file stamped in the future has
+/// `Last-Modified` capped at the current second, during which it may still change (§8.8.2.2),
+/// so its date is weak and a date `If-Range` gets the whole file.
+#[test]
+fn if_range_with_a_weak_date_gets_the_whole_file() {
+    let file = pattern(LEN);
+    let srv = TestServer::start_with("", "", |public| {
+        let path = public.join("f.bin");
+        std::fs::write(&path, &file).unwrap();
+        let handle = std::fs::File::options().write(true).open(&path).unwrap();
+        handle
+            .set_modified(SystemTime::now() + Duration::from_secs(3600))
+            .unwrap();
+    });
+    let plain = request(&srv, "GET", "/f.bin", "");
+    let modified = plain.header("last-modified").unwrap();
+    let headers = format!("Range: bytes=10-19\r\nIf-Range: {modified}\r\n");
+    let resp = request(&srv, "GET", "/f.bin", &headers);
+    check(
+        &resp,
+        &Want::Full,
+        &file,
+        "application/octet-stream",
+        "future mtime",
+    );
+}
+
 fn one_second_later(date: &str) -> String {
     let t = httpdate::parse_http_date(date).unwrap();
     httpdate::fmt_http_date(t + Duration::from_secs(1))
