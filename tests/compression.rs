@@ -352,3 +352,33 @@ fn precompressed_siblings() {
     assert_coded(&on_the_fly, &css, Some("gzip"), "sibling removed");
     assert_ne!(on_the_fly.header("etag"), precompressed.header("etag"));
 }
+
+/// RFC 9112 §6.3: an HTTP/1.0 response of unknown length ends when the connection closes, so
+/// a streamed (chunk-less) body must really close it, even when the client asked for
+/// keep-alive. `keep_alive_s = 60`: a server that idles instead makes the read time out.
+#[test]
+fn http_1_0_streamed_gzip_ends_with_a_close() {
+    let file = text(1 << 20);
+    let srv = TestServer::start_with(
+        "keep_alive_s = 60",
+        "[cache]\nmax_file_bytes = 65536",
+        |public| {
+            std::fs::write(public.join("big.txt"), &file).unwrap();
+        },
+    );
+    for method in ["GET", "HEAD"] {
+        let mut stream = srv.connect();
+        let raw = format!(
+            "{method} /big.txt HTTP/1.0\r\nConnection: keep-alive\r\nAccept-Encoding: gzip\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut stream, raw.as_bytes()).unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let resp = common::read_response(&mut reader, method == "HEAD");
+        assert_eq!(resp.header("connection"), Some("close"), "{method}");
+        assert_eq!(resp.header("transfer-encoding"), None, "{method}");
+        if method == "GET" {
+            assert_coded(&resp, &file, Some("gzip"), "HTTP/1.0 GET");
+        }
+        assert!(common::is_closed(reader.get_mut()), "{method}: left open");
+    }
+}
