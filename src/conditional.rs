@@ -109,7 +109,7 @@ pub fn check_if_unmodified_since(value: &str, last_modified: Option<SystemTime>)
 }
 
 /// RFC 9110 §13.1.5: a Range applies only if `If-Range` (when present) still matches: a
-/// strong comparison with the ETag, or an exact match with the Last-Modified date.
+/// strong comparison with the ETag, or an exact match with a Last-Modified date that is strong.
 pub fn if_range_allows(head: &Head, v: &Validators<'_>) -> bool {
     let Some(value) = head.header("if-range") else {
         return true;
@@ -122,8 +122,13 @@ pub fn if_range_allows(head: &Head, v: &Validators<'_>) -> bool {
             _ => false,
         };
     }
+    // RFC 9110 §13.1.5: "If the HTTP-date validator provided is not a strong validator in the
+    // sense defined by Section 8.8.2.2, the condition is false." A date is strong only once its
+    // second has passed: until then the file may change "twice during the second" (§8.8.2.2).
     match (httpdate::parse_http_date(value), v.last_modified) {
-        (Ok(date), Some(lm)) => seconds(date) == seconds(lm),
+        (Ok(date), Some(lm)) => {
+            seconds(date) == seconds(lm) && seconds(lm) < seconds(SystemTime::now())
+        }
         _ => false,
     }
 }

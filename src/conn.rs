@@ -302,6 +302,8 @@ fn serve_one<S: Transport>(
         }
     };
     let version = head.version();
+    // RFC 9112 §6.3: without chunked framing, a 1.0 body of unknown length ends at the close.
+    close |= version == Version::Http10 && matches!(response.body, response::Body::Stream(_));
     let framing = response::Framing {
         version,
         head_only: *head.method() == Method::Head,

@@ -386,3 +386,31 @@ pub fn assert_still_serving(server: &TestServer, what: &str) {
     let ok = server.get("/ok.txt", "");
     assert_eq!(ok.status, 200, "{what}: server no longer serves");
 }
+
+/// `body` decoded from `Content-Encoding` `coding` (`None`: identity); panics on a corrupt
+/// stream, so a test that decodes a body also proves it is well-formed.
+pub fn decode(body: &[u8], coding: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        None => out.extend_from_slice(body),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("valid gzip");
+        }
+        Some("deflate") => {
+            flate2::read::ZlibDecoder::new(body)
+                .read_to_end(&mut out)
+                .expect("valid zlib");
+        }
+        Some(other) => panic!("unexpected Content-Encoding {other:?}"),
+    }
+    out
+}
+
+/// `data` gzip-encoded, as a precompressed `.gz` file holds it.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
