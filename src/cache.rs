@@ -28,6 +28,9 @@ pub struct Stamp {
     pub len: u64,
     /// Modification time in nanoseconds since the Unix epoch.
     pub mtime_ns: i128,
+    /// Status-change time in nanoseconds: every write moves it, and unlike the mtime no
+    /// program can set it back (`cp -p`, `rsync -t` and `touch -r` restore mtimes).
+    pub ctime_ns: i128,
     /// Inode number: a write through shelf renames a new inode into place.
     pub ino: u64,
     /// Device number, so equal inode numbers on two file systems differ.
@@ -41,6 +44,7 @@ impl Stamp {
         Stamp {
             len: meta.size(),
             mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
             ino: meta.ino(),
             dev: meta.dev(),
         }
@@ -490,6 +494,7 @@ mod tests {
         Stamp {
             len: n,
             mtime_ns: i128::from(n) * 7,
+            ctime_ns: i128::from(n) * 11,
             ino: n,
             dev: 1,
         }

@@ -74,6 +74,16 @@ fn edit_in_place_same_length(path: &Path) -> Vec<u8> {
     new
 }
 
+/// Same length, new bytes in place (same inode), the mtime put back as `cp -p` or
+/// `rsync -t` would: only the ctime tells.
+fn edit_in_place_keeping_mtime(path: &Path) -> Vec<u8> {
+    let before = mtime(path);
+    let new = text(5, 5000);
+    std::fs::write(path, &new).unwrap();
+    set_mtime(path, before);
+    new
+}
+
 /// A different length in place, the mtime left to the kernel.
 fn edit_in_place_new_length(path: &Path) -> Vec<u8> {
     let new = text(4, 4321);
@@ -96,6 +106,10 @@ fn a_file_changed_on_disk_is_served_fresh_at_once() {
             replace_by_rename_keeping_mtime,
         ),
         ("edited in place, same length", edit_in_place_same_length),
+        (
+            "edited in place, same length, mtime put back",
+            edit_in_place_keeping_mtime,
+        ),
         ("edited in place, new length", edit_in_place_new_length),
         ("shrunk to its first bytes", shrink),
     ];

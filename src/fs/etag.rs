@@ -4,15 +4,19 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
 /// A strong ETag for a file's current content: its modification time to the nanosecond, its
-/// size and its inode. A write through shelf renames a new inode into place, and any other
-/// edit moves the mtime, so the tag changes whenever the content does.
+/// size, its inode and its status-change time. A write through shelf renames a new inode into
+/// place, any other edit moves the ctime (which, unlike the mtime, no program can set back),
+/// so the tag changes whenever the content does. A chmod changes it too: a spurious
+/// revalidation, never a stale body.
 pub fn for_file(meta: &Metadata) -> String {
     format!(
-        "\"{:x}.{:x}-{:x}-{:x}\"",
+        "\"{:x}.{:x}-{:x}-{:x}-{:x}.{:x}\"",
         meta.mtime(),
         meta.mtime_nsec(),
         meta.size(),
-        meta.ino()
+        meta.ino(),
+        meta.ctime(),
+        meta.ctime_nsec()
     )
 }
 
