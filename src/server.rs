@@ -9,8 +9,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -255,9 +254,8 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
         slot,
     };
     // A thread that finished its last connection takes this one; else a new thread.
-    let job = match shared.spare.handoff.try_send(job) {
-        Ok(()) => return,
-        Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
+    let Err(job) = shared.spare.offer(job) else {
+        return;
     };
     let owner = shared.clone();
     let spawned = thread::Builder::new()
@@ -283,33 +281,88 @@ fn connection_thread(first: Job, shared: &Shared) {
     }
 }
 
-/// Threads between connections. A rendezvous channel: a hand-off succeeds only when a
-/// spare thread is waiting in `recv`, so a connection never queues behind a busy one.
+/// Threads between connections, most recently parked last: a new connection goes to the
+/// thread that parked last (its stack is still warm) and the others time out.
 struct Spare {
-    handoff: SyncSender<Job>,
-    waiting: Mutex<Receiver<Job>>,
-    count: AtomicUsize,
+    parked: Mutex<Vec<Arc<Parked>>>,
+}
+
+/// One parked thread: where its next connection is left.
+struct Parked {
+    job: Mutex<Option<Job>>,
+    ready: Condvar,
 }
 
 impl Spare {
     fn new() -> Spare {
-        let (handoff, waiting) = mpsc::sync_channel(0);
         Spare {
-            handoff,
-            waiting: Mutex::new(waiting),
-            count: AtomicUsize::new(0),
+            parked: Mutex::new(Vec::new()),
         }
     }
 
-    /// The next connection for this thread, or `None` when it should exit.
+    /// Gives `job` to a parked thread, or hands it back when none is parked.
+    fn offer(&self, job: Job) -> Result<(), Job> {
+        let Some(parked) = lock(&self.parked).pop() else {
+            return Err(job);
+        };
+        *lock(&parked.job) = Some(job);
+        parked.ready.notify_one();
+        Ok(())
+    }
+
+    /// Parks the calling thread for up to `SPARE_FOR`; its next connection, or `None` when it
+    /// should exit.
     fn wait(&self) -> Option<Job> {
-        if self.count.fetch_add(1, Ordering::SeqCst) >= MAX_SPARE_THREADS {
-            self.count.fetch_sub(1, Ordering::SeqCst);
-            return None;
+        let me = Arc::new(Parked {
+            job: Mutex::new(None),
+            ready: Condvar::new(),
+        });
+        {
+            let mut parked = lock(&self.parked);
+            if parked.len() >= MAX_SPARE_THREADS {
+                return None;
+            }
+            parked.push(me.clone());
         }
-        let next = lock(&self.waiting).recv_timeout(SPARE_FOR).ok();
-        self.count.fetch_sub(1, Ordering::SeqCst);
-        next
+        let deadline = Instant::now() + SPARE_FOR;
+        if let Some(job) = me.take_until(Some(deadline)) {
+            return Some(job);
+        }
+        let mut parked = lock(&self.parked);
+        match parked.iter().position(|p| Arc::ptr_eq(p, &me)) {
+            Some(i) => {
+                parked.swap_remove(i);
+                None
+            }
+            // `offer` popped us just as we timed out: its job is on the way.
+            None => {
+                drop(parked);
+                me.take_until(None)
+            }
+        }
+    }
+}
+
+impl Parked {
+    /// Waits for a job until `deadline` (or for ever).
+    fn take_until(&self, deadline: Option<Instant>) -> Option<Job> {
+        let mut slot = lock(&self.job);
+        loop {
+            if let Some(job) = slot.take() {
+                return Some(job);
+            }
+            slot = match deadline {
+                None => self.ready.wait(slot).unwrap_or_else(|p| p.into_inner()),
+                Some(at) => {
+                    let left = at.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    let waited = self.ready.wait_timeout(slot, left);
+                    waited.unwrap_or_else(|p| p.into_inner()).0
+                }
+            };
+        }
     }
 }
 
