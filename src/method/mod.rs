@@ -3,4 +3,6 @@
 pub mod file;
 pub mod get;
 pub mod options;
+pub mod put;
+pub mod target;
 pub mod trace;
