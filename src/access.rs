@@ -20,6 +20,8 @@ pub const SERVED: &[Method] = &[
     Method::Get,
     Method::Head,
     Method::Put,
+    Method::Patch,
+    Method::Delete,
     Method::Options,
     Method::Trace,
 ];

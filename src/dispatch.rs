@@ -127,6 +127,8 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
         Method::Options => method::options::handle(req, target),
         Method::Trace => method::trace::handle(req),
         Method::Put => method::put::handle(req, target),
+        Method::Patch => method::patch::handle(req, target),
+        Method::Delete => method::delete::handle(req, target),
         _ => Err(Error::NotImplemented),
     }
 }

@@ -138,7 +138,12 @@ impl TempFile {
             let path = dir.join(name);
             // create_new: O_EXCL, so a stale file or a symlink planted under this name is
             // never opened.
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(file) => {
                     return Ok(TempFile {
                         file,
@@ -192,9 +197,13 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Copies a request body into `out`, feeding every byte to `hash` too. Read errors are the
-/// client's (408, 413, 400…), write errors the disk's (507, 403…).
-pub fn copy_body(body: &mut dyn Read, out: &mut File, hash: &mut Md5) -> Result<u64, Error> {
+/// Copies a request body into `out`, feeding every byte to `hash` too if given. Read errors
+/// are the client's (408, 413, 400…), write errors the disk's (507, 403…).
+pub fn copy_body(
+    body: &mut dyn Read,
+    out: &mut File,
+    mut hash: Option<&mut Md5>,
+) -> Result<u64, Error> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -204,7 +213,9 @@ pub fn copy_body(body: &mut dyn Read, out: &mut File, hash: &mut Md5) -> Result<
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(body_error(e)),
         };
-        hash.update(&buf[..n]);
+        if let Some(hash) = hash.as_deref_mut() {
+            hash.update(&buf[..n]);
+        }
         out.write_all(&buf[..n])?;
         total += n as u64;
     }

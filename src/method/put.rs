@@ -49,7 +49,7 @@ fn receive(
 ) -> Result<(bool, String), Error> {
     let mut temp = TempFile::create_in(&dest.dir)?;
     let mut hash = req.hash.clone();
-    write::copy_body(&mut req.body, temp.file(), &mut hash)?;
+    write::copy_body(&mut req.body, temp.file(), Some(&mut hash))?;
     let digest: [u8; 16] = hash.finalize().into();
     let _lock = write::lock(&dest.path);
     // Again under the lock: another writer may have committed while this body arrived.
