@@ -19,6 +19,7 @@ use crate::http::parse::Head;
 pub const SERVED: &[Method] = &[
     Method::Get,
     Method::Head,
+    Method::Post,
     Method::Put,
     Method::Patch,
     Method::Delete,
@@ -249,13 +250,20 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Method> {
     SERVED
         .iter()
-        .filter(|m| **m != Method::Trace || config.server.trace)
-        .filter(|m| match rule_for(config, path, m) {
-            Some(rule) => check_address(rule, client).is_ok(),
-            None => !m.is_write(),
-        })
+        .filter(|m| permits(config, path, m, client))
         .cloned()
         .collect()
+}
+
+/// True when the configuration permits `method` on `path` for `client`, ignoring credentials
+/// (what `Allow` says, for one method).
+pub fn permits(config: &Config, path: &str, method: &Method, client: IpAddr) -> bool {
+    SERVED.contains(method)
+        && (*method != Method::Trace || config.server.trace)
+        && match rule_for(config, path, method) {
+            Some(rule) => check_address(rule, client).is_ok(),
+            None => !method.is_write(),
+        }
 }
 
 /// The `Allow` value for `path`.

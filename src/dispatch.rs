@@ -121,8 +121,13 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
             req.client,
         )));
     }
-    req.user = access::authorize(config, &target.path, method, req.client, req.head)?;
+    // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
+    let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
+    let checked = if delete_form { &Method::Delete } else { method };
+    req.user = access::authorize(config, &target.path, checked, req.client, req.head)?;
     match method {
+        Method::Post if delete_form => method::post::delete_form(req, target),
+        Method::Post => method::post::handle(req, target),
         Method::Get | Method::Head => method::get::handle(req, target),
         Method::Options => method::options::handle(req, target),
         Method::Trace => method::trace::handle(req),

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 
+use crate::access;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
 use crate::dispatch::{Request, Target};
@@ -10,6 +11,7 @@ use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::listing;
 use crate::fs::path::{ResolveError, Resolved, resolve};
+use crate::http::Method;
 use crate::http::accept;
 use crate::http::response::{Body, Response};
 
@@ -70,7 +72,7 @@ fn serve_listing(
     let (body, mime) = if accept::prefers(accept_header, "application/json", "text/html") {
         (listing::render_json(&entries), "application/json")
     } else {
-        let html = listing::render_html(&target.path, &entries, key, order);
+        let html = listing_html(req, target, &entries, key, order);
         (html, "text/html; charset=utf-8")
     };
     let tag = etag::for_bytes(body.as_bytes());
@@ -88,6 +90,28 @@ fn serve_listing(
         Outcome::NotModified => Ok(file::not_modified(response)),
         Outcome::Failed => Err(Error::PreconditionFailed),
     }
+}
+
+/// The HTML listing, with the upload form and delete buttons the ACL would let this client use
+/// (judged by address, as `Allow` is: a user is asked for credentials when submitting).
+fn listing_html(
+    req: &Request<'_>,
+    target: &Target<'_>,
+    entries: &[listing::Entry],
+    key: listing::SortKey,
+    order: listing::Order,
+) -> String {
+    let (config, client) = (req.config, req.client);
+    let deletable = |entry: &listing::Entry| {
+        let slash = if entry.is_dir { "/" } else { "" };
+        let path = format!("{}{}{slash}", target.path, entry.name);
+        access::permits(config, &path, &Method::Delete, client)
+    };
+    let controls = listing::Controls {
+        upload: access::permits(config, &target.path, &Method::Post, client),
+        delete: &deletable,
+    };
+    listing::render_html(&target.path, entries, key, order, &controls)
 }
 
 /// The 404 response: the configured `not_found` page, or the built-in text.

@@ -5,6 +5,7 @@ pub mod file;
 pub mod get;
 pub mod options;
 pub mod patch;
+pub mod post;
 pub mod put;
 pub mod target;
 pub mod trace;
