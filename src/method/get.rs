@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::io;
 
 use crate::access;
 use crate::conditional::{self, Outcome, Validators};
@@ -22,7 +23,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
     let server = &req.config.server;
     let found = resolve(&server.root, &target.path, server.hidden).map_err(resolve_error)?;
     if !found.is_dir {
-        return file::serve(req, &found.path, &found.metadata);
+        return serve_fresh(req, &target.path, found);
     }
     if !target.path.ends_with('/') {
         return Ok(redirect_to_folder(target));
@@ -32,13 +33,34 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
         if let Ok(index) = resolve(&server.root, &candidate, server.hidden)
             && !index.is_dir
         {
-            return file::serve(req, &index.path, &index.metadata);
+            return serve_fresh(req, &candidate, index);
         }
     }
     if !server.listing {
         return Err(Error::Forbidden);
     }
     serve_listing(req, target, &found)
+}
+
+/// How many times a file replaced under a read is looked up again.
+const RETRIES: usize = 3;
+
+/// Serves the file `found` at `norm`. When a write renames a new file over it between the
+/// lookup and the open, `file::serve` refuses to send bytes that do not match the ETag it
+/// chose (`Interrupted`); the path is then looked up again, so the reader gets the new file
+/// rather than an error.
+fn serve_fresh(req: &Request<'_>, norm: &str, found: Resolved) -> Result<Response, Error> {
+    let server = &req.config.server;
+    let mut found = found;
+    for _ in 0..RETRIES {
+        match file::serve(req, &found.path, &found.metadata) {
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                found = resolve(&server.root, norm, server.hidden).map_err(resolve_error)?;
+            }
+            other => return other,
+        }
+    }
+    file::serve(req, &found.path, &found.metadata)
 }
 
 fn resolve_error(e: ResolveError) -> Error {
