@@ -1,16 +1,31 @@
 //! `[[acl]]` rules, Basic authentication against `[users]`, and the client address.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use md5::{Digest, Md5};
 
 use crate::config::{AclRule, Config};
 use crate::error::Error;
 use crate::http::Method;
 use crate::http::parse::Head;
 
-/// The methods this build answers with something other than 405 when a rule allows them.
-pub const SERVED: [Method; 4] = [Method::Get, Method::Head, Method::Options, Method::Trace];
+/// The methods this build answers with something other than 405 when a rule allows them, in
+/// the order `Allow` lists them.
+pub const SERVED: &[Method] = &[
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
+    Method::Options,
+    Method::Trace,
+];
 
 /// The client address: the peer's, unless the peer is a trusted proxy; then the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
@@ -108,9 +123,87 @@ fn authenticate(config: &Config, head: &Head) -> Result<String, Error> {
         .and_then(parse_basic)
         .ok_or(Error::Unauthorized)?;
     let hash = config.users.get(&user).ok_or(Error::Unauthorized)?;
+    let key = credential_key(&user, &password, hash);
+    if verified().remembers(&key, Instant::now()) {
+        return Ok(user);
+    }
     match bcrypt::verify(password.as_bytes(), hash) {
-        Ok(true) => Ok(user),
+        Ok(true) => {
+            verified().remember(key, Instant::now());
+            Ok(user)
+        }
         _ => Err(Error::Unauthorized),
+    }
+}
+
+/// How long a successful bcrypt check is remembered.
+const VERIFIED_FOR: Duration = Duration::from_secs(300);
+
+/// At most this many remembered checks; beyond it the oldest are forgotten.
+const VERIFIED_MAX: usize = 1024;
+
+/// Successful `(user, password, stored hash)` checks, so a keep-alive client does not pay for
+/// bcrypt (deliberately slow) on each request.
+///
+/// Keyed by a salted MD5 of the three, never the password itself; the salt is random per
+/// process, so a key read from memory cannot be checked against a list of guesses offline.
+/// The stored hash is part of the key: when `[users]` changes a user's hash, the old entries
+/// simply stop matching, and a user removed from `[users]` fails before the lookup.
+struct Verified {
+    salt: [u8; 16],
+    seen: Mutex<HashMap<[u8; 16], Instant>>,
+}
+
+/// The process-wide table: credentials are per user, not per server or per connection.
+fn verified() -> &'static Verified {
+    static VERIFIED: OnceLock<Verified> = OnceLock::new();
+    VERIFIED.get_or_init(|| {
+        // Two independently seeded SipHash keys give 128 unpredictable bits without a new
+        // dependency.
+        let a = RandomState::new().hash_one(0u8).to_le_bytes();
+        let b = RandomState::new().hash_one(1u8).to_le_bytes();
+        let mut salt = [0u8; 16];
+        salt[..8].copy_from_slice(&a);
+        salt[8..].copy_from_slice(&b);
+        Verified {
+            salt,
+            seen: Mutex::new(HashMap::new()),
+        }
+    })
+}
+
+/// The table key for one credential check.
+fn credential_key(user: &str, password: &str, hash: &str) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    md5.update(verified().salt);
+    // Lengths first, so no two different triples hash the same bytes.
+    for part in [user, password, hash] {
+        md5.update((part.len() as u64).to_le_bytes());
+        md5.update(part.as_bytes());
+    }
+    md5.finalize().into()
+}
+
+impl Verified {
+    /// True when `key` was verified less than [`VERIFIED_FOR`] ago.
+    fn remembers(&self, key: &[u8; 16], now: Instant) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(key)
+            .is_some_and(|at| now.duration_since(*at) < VERIFIED_FOR)
+    }
+
+    /// Records a successful check, keeping the table within [`VERIFIED_MAX`].
+    fn remember(&self, key: [u8; 16], now: Instant) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= VERIFIED_MAX {
+            seen.retain(|_, at| now.duration_since(*at) < VERIFIED_FOR);
+        }
+        if seen.len() >= VERIFIED_MAX
+            && let Some(oldest) = seen.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k)
+        {
+            seen.remove(&oldest);
+        }
+        seen.insert(key, now);
     }
 }
 
@@ -157,13 +250,20 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Method> {
     SERVED
         .iter()
-        .filter(|m| **m != Method::Trace || config.server.trace)
-        .filter(|m| match rule_for(config, path, m) {
-            Some(rule) => check_address(rule, client).is_ok(),
-            None => !m.is_write(),
-        })
+        .filter(|m| permits(config, path, m, client))
         .cloned()
         .collect()
+}
+
+/// True when the configuration permits `method` on `path` for `client`, ignoring credentials
+/// (what `Allow` says, for one method).
+pub fn permits(config: &Config, path: &str, method: &Method, client: IpAddr) -> bool {
+    SERVED.contains(method)
+        && (*method != Method::Trace || config.server.trace)
+        && match rule_for(config, path, method) {
+            Some(rule) => check_address(rule, client).is_ok(),
+            None => !method.is_write(),
+        }
 }
 
 /// The `Allow` value for `path`.
@@ -196,6 +296,51 @@ mod tests {
         ];
         for (text, want) in rows {
             assert_eq!(base64_decode(text).as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn credential_keys_differ_by_every_part() {
+        let base = credential_key("alice", "pw", "$2b$04$x");
+        assert_eq!(base, credential_key("alice", "pw", "$2b$04$x"));
+        assert_ne!(base, credential_key("alice", "pw2", "$2b$04$x"));
+        assert_ne!(base, credential_key("bob", "pw", "$2b$04$x"));
+        assert_ne!(base, credential_key("alice", "pw", "$2b$04$y"));
+        // Boundaries between parts are not ambiguous.
+        assert_ne!(
+            credential_key("ab", "c", "h"),
+            credential_key("a", "bc", "h")
+        );
+    }
+
+    #[test]
+    fn remembered_checks_expire_and_stay_bounded() {
+        let table = Verified {
+            salt: [0; 16],
+            seen: Mutex::new(HashMap::new()),
+        };
+        let t0 = Instant::now();
+        table.remember([1; 16], t0);
+        assert!(table.remembers(&[1; 16], t0 + Duration::from_secs(1)));
+        assert!(!table.remembers(&[1; 16], t0 + VERIFIED_FOR));
+        assert!(!table.remembers(&[2; 16], t0));
+        for i in 0..VERIFIED_MAX as u32 + 10 {
+            let mut key = [0u8; 16];
+            key[..4].copy_from_slice(&i.to_le_bytes());
+            table.remember(key, t0 + Duration::from_millis(u64::from(i)));
+        }
+        assert_eq!(table.seen.lock().unwrap().len(), VERIFIED_MAX);
+    }
+
+    #[test]
+    fn htpasswd_prefixes_verify() {
+        // `htpasswd -B` writes $2y$; other tools $2a$ or $2b$: the same algorithm.
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let tail = &hash[3..];
+        for prefix in ["$2a", "$2b", "$2y"] {
+            let variant = format!("{prefix}{tail}");
+            assert!(bcrypt::verify("pw", &variant).unwrap(), "{variant}");
+            assert!(!bcrypt::verify("nope", &variant).unwrap(), "{variant}");
         }
     }
 

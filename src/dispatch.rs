@@ -106,8 +106,8 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
 /// The per-method ladder: access, then the handler.
 fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
     let config = req.config;
-    if method.is_write() {
-        // Writing lands with the write handlers; until then every write is refused here.
+    if method.is_write() && !access::SERVED.contains(method) {
+        // A write method whose handler is not built yet is refused whatever `[[acl]]` says.
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,
             &target.path,
@@ -121,11 +121,19 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
             req.client,
         )));
     }
-    req.user = access::authorize(config, &target.path, method, req.client, req.head)?;
+    // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
+    let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
+    let checked = if delete_form { &Method::Delete } else { method };
+    req.user = access::authorize(config, &target.path, checked, req.client, req.head)?;
     match method {
+        Method::Post if delete_form => method::post::delete_form(req, target),
+        Method::Post => method::post::handle(req, target),
         Method::Get | Method::Head => method::get::handle(req, target),
         Method::Options => method::options::handle(req, target),
         Method::Trace => method::trace::handle(req),
+        Method::Put => method::put::handle(req, target),
+        Method::Patch => method::patch::handle(req, target),
+        Method::Delete => method::delete::handle(req, target),
         _ => Err(Error::NotImplemented),
     }
 }

@@ -393,6 +393,11 @@ impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
         warn_unbuilt(&config);
+        // Before any listener: no upload of this process can be in flight yet.
+        let swept = crate::fs::write::sweep(&config.server.root);
+        if swept > 0 {
+            log::info!("removed {swept} temporary upload file(s) left by an earlier run");
+        }
         let shared = Shared::new(config);
         let plain = Arc::new(Mutex::new(None));
         rebind(&shared, &plain).map_err(StartError::Io)?;

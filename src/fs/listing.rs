@@ -14,7 +14,7 @@ use super::path::is_visible_name;
 /// The HTML page; split out because the markup and its stylesheet are a concern of their own.
 mod html;
 
-pub use html::render_html;
+pub use html::{Controls, encode_href, render_html};
 
 /// One row of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +209,7 @@ pub fn render_json(entries: &[Entry]) -> String {
 }
 
 /// Appends `s` as a JSON string literal (RFC 8259 §7).
-fn push_json_string(out: &mut String, s: &str) {
+pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

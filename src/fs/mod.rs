@@ -1,5 +1,6 @@
-//! The file system side: path normalisation, listings, ETags.
+//! The file system side: path normalisation, listings, ETags, safe writes.
 
 pub mod etag;
 pub mod listing;
 pub mod path;
+pub mod write;

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::io;
 
+use crate::access;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
 use crate::dispatch::{Request, Target};
@@ -10,6 +12,7 @@ use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::listing;
 use crate::fs::path::{ResolveError, Resolved, resolve};
+use crate::http::Method;
 use crate::http::accept;
 use crate::http::response::{Body, Response};
 
@@ -20,7 +23,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
     let server = &req.config.server;
     let found = resolve(&server.root, &target.path, server.hidden).map_err(resolve_error)?;
     if !found.is_dir {
-        return file::serve(req, &found.path, &found.metadata);
+        return serve_fresh(req, &target.path, found);
     }
     if !target.path.ends_with('/') {
         return Ok(redirect_to_folder(target));
@@ -30,13 +33,34 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
         if let Ok(index) = resolve(&server.root, &candidate, server.hidden)
             && !index.is_dir
         {
-            return file::serve(req, &index.path, &index.metadata);
+            return serve_fresh(req, &candidate, index);
         }
     }
     if !server.listing {
         return Err(Error::Forbidden);
     }
     serve_listing(req, target, &found)
+}
+
+/// How many times a file replaced under a read is looked up again.
+const RETRIES: usize = 3;
+
+/// Serves the file `found` at `norm`. When a write renames a new file over it between the
+/// lookup and the open, `file::serve` refuses to send bytes that do not match the ETag it
+/// chose (`Interrupted`); the path is then looked up again, so the reader gets the new file
+/// rather than an error.
+fn serve_fresh(req: &Request<'_>, norm: &str, found: Resolved) -> Result<Response, Error> {
+    let server = &req.config.server;
+    let mut found = found;
+    for _ in 0..RETRIES {
+        match file::serve(req, &found.path, &found.metadata) {
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                found = resolve(&server.root, norm, server.hidden).map_err(resolve_error)?;
+            }
+            other => return other,
+        }
+    }
+    file::serve(req, &found.path, &found.metadata)
 }
 
 fn resolve_error(e: ResolveError) -> Error {
@@ -70,7 +94,7 @@ fn serve_listing(
     let (body, mime) = if accept::prefers(accept_header, "application/json", "text/html") {
         (listing::render_json(&entries), "application/json")
     } else {
-        let html = listing::render_html(&target.path, &entries, key, order);
+        let html = listing_html(req, target, &entries, key, order);
         (html, "text/html; charset=utf-8")
     };
     let tag = etag::for_bytes(body.as_bytes());
@@ -88,6 +112,28 @@ fn serve_listing(
         Outcome::NotModified => Ok(file::not_modified(response)),
         Outcome::Failed => Err(Error::PreconditionFailed),
     }
+}
+
+/// The HTML listing, with the upload form and delete buttons the ACL would let this client use
+/// (judged by address, as `Allow` is: a user is asked for credentials when submitting).
+fn listing_html(
+    req: &Request<'_>,
+    target: &Target<'_>,
+    entries: &[listing::Entry],
+    key: listing::SortKey,
+    order: listing::Order,
+) -> String {
+    let (config, client) = (req.config, req.client);
+    let deletable = |entry: &listing::Entry| {
+        let slash = if entry.is_dir { "/" } else { "" };
+        let path = format!("{}{}{slash}", target.path, entry.name);
+        access::permits(config, &path, &Method::Delete, client)
+    };
+    let controls = listing::Controls {
+        upload: access::permits(config, &target.path, &Method::Post, client),
+        delete: &deletable,
+    };
+    listing::render_html(&target.path, entries, key, order, &controls)
 }
 
 /// The 404 response: the configured `not_found` page, or the built-in text.

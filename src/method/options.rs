@@ -24,8 +24,9 @@ pub fn asterisk(config: &Config, method: &Method) -> Result<Response, Error> {
 /// The methods the server implements, as an `Allow` value (TRACE only while enabled).
 pub fn all_methods(config: &Config) -> String {
     let served: Vec<Method> = access::SERVED
-        .into_iter()
-        .filter(|m| *m != Method::Trace || config.server.trace)
+        .iter()
+        .filter(|m| **m != Method::Trace || config.server.trace)
+        .cloned()
         .collect();
     access::join(&served)
 }

@@ -3,9 +3,32 @@
 
 use super::{Civil, Entry, Order, SortKey, format_rfc3339};
 
+/// The write controls a listing shows: only those the ACL would let this client use.
+pub struct Controls<'a> {
+    /// An upload form (POST to this folder is permitted).
+    pub upload: bool,
+    /// A delete button for an entry (DELETE of it is permitted).
+    pub delete: &'a dyn Fn(&Entry) -> bool,
+}
+
+impl Controls<'_> {
+    /// No controls: a read-only listing.
+    pub const NONE: Controls<'static> = Controls {
+        upload: false,
+        delete: &|_| false,
+    };
+}
+
 /// Renders a self-contained HTML5 listing page for the folder at `url_path` (decoded, with a
-/// trailing slash), with sortable column headers reflecting `key` and `order`.
-pub fn render_html(url_path: &str, entries: &[Entry], key: SortKey, order: Order) -> String {
+/// trailing slash), with sortable column headers reflecting `key` and `order`, and the write
+/// controls `controls` allows. The controls are plain forms: they work without JavaScript.
+pub fn render_html(
+    url_path: &str,
+    entries: &[Entry],
+    key: SortKey,
+    order: Order,
+    controls: &Controls<'_>,
+) -> String {
     let title = format!("Index of {}", escape_html(url_path));
     let mut out = String::with_capacity(2048 + entries.len() * 256);
     out.push_str(&format!(
@@ -14,9 +37,11 @@ pub fn render_html(url_path: &str, entries: &[Entry], key: SortKey, order: Order
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <h1>{title}</h1>\n"
     ));
-    // UPLOAD FORM: when writes are allowed here (SPEC §4, POST to a folder), a
-    // `<form method="post" enctype="multipart/form-data">` goes at this spot, above the table.
-    out.push_str("<!-- upload form -->\n");
+    if controls.upload {
+        out.push_str(UPLOAD_FORM);
+    }
+    let deletable: Vec<bool> = entries.iter().map(|e| (controls.delete)(e)).collect();
+    let actions = deletable.contains(&true);
     out.push_str("<table>\n<thead>\n<tr>");
     for (column, label) in [
         (SortKey::Name, "Name"),
@@ -25,21 +50,51 @@ pub fn render_html(url_path: &str, entries: &[Entry], key: SortKey, order: Order
     ] {
         out.push_str(&header_cell(column, label, key, order));
     }
+    let blank_action = if actions {
+        "<td class=\"act\"></td>"
+    } else {
+        ""
+    };
+    if actions {
+        out.push_str("<th class=\"act\"><span class=\"sr\">Actions</span></th>");
+    }
     out.push_str("</tr>\n</thead>\n<tbody>\n");
     if url_path != "/" {
-        out.push_str(
+        out.push_str(&format!(
             "<tr class=\"up\"><td class=\"name\"><a href=\"../\">../</a></td>\
-             <td class=\"size\"></td><td class=\"date\"></td></tr>\n",
-        );
+             <td class=\"size\"></td><td class=\"date\"></td>{blank_action}</tr>\n"
+        ));
     }
-    for entry in entries {
-        out.push_str(&entry_row(entry));
+    for (entry, deletable) in entries.iter().zip(&deletable) {
+        let action = match (actions, deletable) {
+            (true, true) => delete_cell(entry),
+            _ => blank_action.to_string(),
+        };
+        out.push_str(&entry_row(entry).replace("</tr>\n", &format!("{action}</tr>\n")));
     }
     if entries.is_empty() {
         out.push_str("<tr class=\"empty\"><td colspan=\"3\">This folder is empty.</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n<footer>shelf</footer>\n</main>\n</body>\n</html>\n");
     out
+}
+
+/// The upload form: a browser posts the chosen files to this folder as `multipart/form-data`
+/// and is sent back here (303).
+const UPLOAD_FORM: &str = "<form class=\"upload\" method=\"post\" action=\"./\" \
+     enctype=\"multipart/form-data\">\n<input type=\"file\" name=\"file\" multiple required \
+     aria-label=\"Files to upload\">\n<button type=\"submit\">Upload</button>\n</form>\n";
+
+/// A delete button without JavaScript: browsers can only send GET and POST from a form, so it
+/// posts to `<entry>?delete`, which the server checks and performs as a DELETE of the entry.
+fn delete_cell(entry: &Entry) -> String {
+    let slash = if entry.is_dir { "/" } else { "" };
+    format!(
+        "<td class=\"act\"><form method=\"post\" action=\"{href}{slash}?delete\">\
+         <button type=\"submit\" title=\"Delete {text}{slash}\">Delete</button></form></td>",
+        href = encode_href(&entry.name),
+        text = escape_html(&entry.name),
+    )
 }
 
 /// One `<th>`: a link that sorts by `column`, toggling the order when it is already active.
@@ -110,7 +165,7 @@ fn human_size(bytes: u64) -> String {
 
 /// Percent-encodes a file name for a relative href: every byte but the RFC 3986 unreserved
 /// characters, so `?`, `#`, `:` and non-ASCII cannot change how the link is read.
-fn encode_href(name: &str) -> String {
+pub fn encode_href(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for &b in name.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -172,6 +227,14 @@ th.size,td.size{text-align:right;color:var(--muted);font-variant-numeric:tabular
 td.date{color:var(--muted);font-variant-numeric:tabular-nums}
 tr.empty td{color:var(--muted);font-style:italic;text-align:center}
 footer{margin-top:1rem;font-size:.8rem;color:var(--muted)}
+form.upload{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap;margin:0 0 1rem;
+padding:.6rem .75rem;border:1px dashed var(--line);border-radius:6px}
+td.act{text-align:right}
+td.act form{margin:0}
+button{font:inherit;font-size:.85rem;padding:.15rem .6rem;border:1px solid var(--line);
+border-radius:4px;background:var(--bg);color:var(--fg);cursor:pointer}
+button:hover{background:var(--hover)}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 @media (max-width:600px){th.modified,td.date{display:none}}
 ";
 
@@ -196,8 +259,14 @@ mod tests {
             &[entry("<script>alert(1)</script>", false, 1, 0)],
             SortKey::Name,
             Order::Asc,
+            &Controls {
+                upload: true,
+                delete: &|_| true,
+            },
         );
         assert!(!html.contains("<script>"));
+        assert!(html.contains("title=\"Delete &lt;script&gt;alert(1)&lt;/script&gt;\""));
+        assert!(html.contains("action=\"%3Cscript%3Ealert%281%29%3C%2Fscript%3E?delete\""));
         assert!(!html.contains("<b>"));
         assert!(html.contains("<title>Index of /&lt;b&gt;&amp;&#39;&quot;/</title>"));
         assert!(html.contains(">&lt;script&gt;alert(1)&lt;/script&gt;</a>"));
@@ -225,7 +294,13 @@ mod tests {
             entry("sub dir", true, 0, 0),
             entry("f.bin", false, 1_288, 1_795_691_345),
         ];
-        let html = render_html("/docs/", &entries, SortKey::Size, Order::Desc);
+        let html = render_html(
+            "/docs/",
+            &entries,
+            SortKey::Size,
+            Order::Desc,
+            &Controls::NONE,
+        );
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<meta charset=\"utf-8\">"));
         assert!(html.contains("<h1>Index of /docs/</h1>"));
@@ -237,11 +312,39 @@ mod tests {
         assert!(html.contains("href=\"?sort=size&amp;order=asc\">Size"));
         assert!(html.contains("href=\"?sort=name&amp;order=asc\">Name</a>"));
         assert!(html.contains("href=\"?sort=modified&amp;order=asc\">Modified</a>"));
-        assert!(html.contains("<!-- upload form -->"));
-        let root = render_html("/", &[], SortKey::Name, Order::Asc);
+        assert!(!html.contains("<form"), "no controls unless allowed");
+        let root = render_html("/", &[], SortKey::Name, Order::Asc, &Controls::NONE);
         assert!(!root.contains("href=\"../\""));
         assert!(root.contains("This folder is empty."));
         assert!(root.contains("href=\"?sort=name&amp;order=desc\">Name"));
+    }
+
+    #[test]
+    fn controls_appear_only_where_allowed() {
+        let entries = [entry("sub", true, 0, 0), entry("a b.txt", false, 1, 0)];
+        let only_files = |e: &Entry| !e.is_dir;
+        let controls = Controls {
+            upload: true,
+            delete: &only_files,
+        };
+        let html = render_html("/up/", &entries, SortKey::Name, Order::Asc, &controls);
+        assert!(html.contains(
+            "<form class=\"upload\" method=\"post\" action=\"./\" enctype=\"multipart/form-data\">"
+        ));
+        assert!(html.contains("<input type=\"file\" name=\"file\" multiple"));
+        assert!(html.contains("<form method=\"post\" action=\"a%20b.txt?delete\">"));
+        assert!(!html.contains("action=\"sub/?delete\""));
+        // Every row has the same number of cells.
+        for row in html.split("<tr").skip(2) {
+            assert_eq!(row.matches("<td").count(), 4, "{row}");
+        }
+        let upload_only = Controls {
+            upload: true,
+            delete: &|_| false,
+        };
+        let html = render_html("/up/", &entries, SortKey::Name, Order::Asc, &upload_only);
+        assert!(html.contains("class=\"upload\"") && !html.contains("?delete"));
+        assert!(!html.contains("class=\"act\""));
     }
 
     #[test]

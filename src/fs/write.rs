@@ -1,0 +1,423 @@
+//! Writing files safely (SPEC §4): where a write may land, temporary files that become the
+//! target by one `rename`, the per-path lock that serialises writers, and the start-up sweep
+//! of temporary files a crash left behind.
+//!
+//! A write never goes through a symlink to outside the root: the folder it lands in is
+//! resolved canonically and checked against the canonical root before anything is created,
+//! and the final name is replaced (by `rename`), never opened through.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use md5::{Digest, Md5};
+
+use super::path::{TEMP_PREFIX, is_visible_name};
+use crate::conn::body_error;
+use crate::error::Error;
+
+/// Where a write lands.
+#[derive(Debug)]
+pub struct WriteTarget {
+    /// The canonical folder, inside the root.
+    pub dir: PathBuf,
+    /// The final name, visible under the `hidden` policy.
+    pub name: String,
+    /// `dir/name`, not canonicalised: an entry there is replaced, never written through.
+    pub path: PathBuf,
+    /// Folders this lookup created, outermost first, so a failed write can remove them again.
+    pub created: Vec<PathBuf>,
+}
+
+/// Finds where a write to the normalised path `norm` lands under the canonical `root`.
+///
+/// Every segment must be a visible name (404 otherwise, as a read of it would be); the root
+/// itself and a path ending in `/` are not files (409). Missing folders are created when
+/// `create` is set, and only below an existing folder that is canonically inside the root;
+/// else a missing folder is 404.
+pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<WriteTarget, Error> {
+    let segments: Vec<&str> = norm.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| !is_visible_name(s, hidden)) {
+        return Err(Error::NotFound);
+    }
+    let Some((name, parents)) = segments.split_last() else {
+        return Err(Error::Conflict);
+    };
+    if norm.ends_with('/') {
+        return Err(Error::Conflict);
+    }
+    let (dir, created) = parent_dir(root, parents, create)?;
+    Ok(WriteTarget {
+        path: dir.join(name),
+        dir,
+        name: name.to_string(),
+        created,
+    })
+}
+
+/// The canonical folder for `parents` under `root`, created if asked; with the folders made.
+fn parent_dir(
+    root: &Path,
+    parents: &[&str],
+    create: bool,
+) -> Result<(PathBuf, Vec<PathBuf>), Error> {
+    // The longest existing prefix is resolved canonically and checked before anything is
+    // created, so a symlinked parent leading outside the root is never written into.
+    let mut existing = parents.len();
+    while existing > 0 && fs::symlink_metadata(join(root, &parents[..existing])).is_err() {
+        existing -= 1;
+    }
+    let base = join(root, &parents[..existing])
+        .canonicalize()
+        .map_err(not_found)?;
+    if !base.starts_with(root) || !base.is_dir() {
+        return Err(Error::NotFound);
+    }
+    let missing = &parents[existing..];
+    if !missing.is_empty() && !create {
+        return Err(Error::NotFound);
+    }
+    let mut dir = base;
+    let mut created = Vec::new();
+    for segment in missing {
+        dir.push(segment);
+        match fs::create_dir(&dir) {
+            Ok(()) => created.push(dir.clone()),
+            // A concurrent writer made it first: fine, if it is a real folder.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !dir.is_symlink() => {}
+            Err(e) => {
+                remove_created(&created);
+                return Err(Error::Io(e));
+            }
+        }
+    }
+    Ok((dir, created))
+}
+
+fn join(root: &Path, segments: &[&str]) -> PathBuf {
+    let mut path = root.to_path_buf();
+    path.extend(segments);
+    path
+}
+
+fn not_found(e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
+        _ => Error::Io(e),
+    }
+}
+
+/// Removes folders a failed write created, innermost first; a folder someone else filled
+/// meanwhile stays.
+pub fn remove_created(created: &[PathBuf]) {
+    for dir in created.iter().rev() {
+        let _ = fs::remove_dir(dir);
+    }
+}
+
+/// A temporary file beside its target, deleted on drop unless [`TempFile::persist`] ran.
+///
+/// Its name starts with [`TEMP_PREFIX`], which reads and listings never show and the
+/// start-up [`sweep`] removes.
+pub struct TempFile {
+    file: File,
+    path: PathBuf,
+    done: bool,
+}
+
+impl TempFile {
+    /// Creates a new, empty temporary file in `dir` (never reusing an existing name).
+    pub fn create_in(dir: &Path) -> io::Result<TempFile> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let path = dir.join(name);
+            // create_new: O_EXCL, so a stale file or a symlink planted under this name is
+            // never opened.
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        file,
+                        path,
+                        done: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The open file, for writing the body.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The path of the temporary file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes the data to disk and renames the file over `target`, then flushes the folder so
+    /// the rename itself survives a crash. Returns the new file's metadata.
+    pub fn persist(mut self, target: &Path) -> io::Result<fs::Metadata> {
+        self.file.sync_all()?;
+        let meta = self.file.metadata()?;
+        fs::rename(&self.path, target)?;
+        self.done = true;
+        if let Some(dir) = target.parent() {
+            sync_dir(dir);
+        }
+        Ok(meta)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Flushes a folder's entries (a rename or an unlink) to disk; best effort, since some file
+/// systems cannot open a folder for syncing, and the data itself is already safe.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Copies a request body into `out`, feeding every byte to `hash` too if given. Read errors
+/// are the client's (408, 413, 400…), write errors the disk's (507, 403…).
+pub fn copy_body(
+    body: &mut dyn Read,
+    out: &mut File,
+    mut hash: Option<&mut Md5>,
+) -> Result<u64, Error> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(body_error(e)),
+        };
+        if let Some(hash) = hash.as_deref_mut() {
+            hash.update(&buf[..n]);
+        }
+        out.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
+/// Paths being written now; see [`lock`].
+struct Locks {
+    held: Mutex<BTreeSet<PathBuf>>,
+    released: Condvar,
+}
+
+static LOCKS: Locks = Locks {
+    held: Mutex::new(BTreeSet::new()),
+    released: Condvar::new(),
+};
+
+/// Holds the write lock of one path until dropped.
+pub struct PathLock {
+    path: PathBuf,
+}
+
+/// Takes the write lock of `path`, waiting while another writer holds it.
+///
+/// Writers of one path commit one at a time (precondition checks, rename or in-place write),
+/// so the final content is exactly one of the bodies and `If-Match` cannot lose an update.
+/// Bodies are received before the lock is taken: a slow client never holds it. A process-wide
+/// set, since paths are canonical and writers on several servers in one process share a disk.
+pub fn lock(path: &Path) -> PathLock {
+    let mut held = lock_set();
+    while held.contains(path) {
+        held = LOCKS
+            .released
+            .wait(held)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    held.insert(path.to_path_buf());
+    PathLock {
+        path: path.to_path_buf(),
+    }
+}
+
+fn lock_set() -> MutexGuard<'static, BTreeSet<PathBuf>> {
+    LOCKS.held.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for PathLock {
+    fn drop(&mut self) {
+        lock_set().remove(&self.path);
+        LOCKS.released.notify_all();
+    }
+}
+
+/// Removes temporary files a crash left anywhere under `root`; returns how many.
+///
+/// Runs before the listeners are bound, so no upload of this process can be in flight.
+/// Symlinks are not followed: only the root's own tree is swept.
+pub fn sweep(root: &Path) -> usize {
+    let mut removed = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let stale = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if stale && kind.is_file() && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let dir =
+                std::env::temp_dir().join(format!("shelf-write-{tag}-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Dir(dir.canonicalize().unwrap())
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn locate_table() {
+        let root = Dir::new("root");
+        let outside = Dir::new("outside");
+        let r = &root.0;
+        fs::create_dir(r.join("dir")).unwrap();
+        fs::write(r.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside.0, r.join("out")).unwrap();
+        std::os::unix::fs::symlink("dir", r.join("in")).unwrap();
+        // (path, create, Ok(folder under root) or Err(status))
+        let rows: &[(&str, bool, Result<&str, u16>)] = &[
+            // Hostile rows first.
+            ("/out/x", true, Err(404)),
+            ("/out/new/x", true, Err(404)),
+            ("/file/x", true, Err(404)),
+            ("/.hidden", true, Err(404)),
+            ("/dir/.shelf-tmp-1", true, Err(404)),
+            ("/", true, Err(409)),
+            ("/dir/", true, Err(409)),
+            ("/missing/x", false, Err(404)),
+            // Ordinary rows.
+            ("/x", false, Ok("")),
+            ("/dir/x", false, Ok("dir")),
+            ("/in/x", false, Ok("dir")),
+            ("/a/b/x", true, Ok("a/b")),
+        ];
+        for (norm, create, want) in rows {
+            let got = locate(r, norm, false, *create);
+            match (want, got) {
+                (Ok(dir), Ok(t)) => assert_eq!(t.dir, r.join(dir), "{norm}"),
+                (Err(status), Err(e)) => assert_eq!(e.status(), *status, "{norm}"),
+                (want, got) => panic!("{norm}: want {want:?}, got {got:?}"),
+            }
+        }
+        assert_eq!(
+            fs::read_dir(&outside.0).unwrap().count(),
+            0,
+            "wrote outside"
+        );
+        let made = locate(r, "/p/q/x", false, true).unwrap();
+        assert_eq!(made.created, [r.join("p"), r.join("p/q")]);
+        remove_created(&made.created);
+        assert!(!r.join("p").exists());
+    }
+
+    #[test]
+    fn temp_file_vanishes_unless_persisted() {
+        let dir = Dir::new("temp");
+        let mut temp = TempFile::create_in(&dir.0).unwrap();
+        temp.file().write_all(b"partial").unwrap();
+        let path = temp.path().to_path_buf();
+        assert!(path.exists());
+        drop(temp);
+        assert!(!path.exists());
+        let mut temp = TempFile::create_in(&dir.0).unwrap();
+        temp.file().write_all(b"whole").unwrap();
+        let meta = temp.persist(&dir.0.join("f")).unwrap();
+        assert_eq!(meta.len(), 5);
+        assert_eq!(fs::read(dir.0.join("f")).unwrap(), b"whole");
+        assert_eq!(fs::read_dir(&dir.0).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn sweep_removes_only_temp_files() {
+        let dir = Dir::new("sweep");
+        let r = &dir.0;
+        fs::create_dir_all(r.join("a/b")).unwrap();
+        fs::write(r.join(format!("{TEMP_PREFIX}1")), b"").unwrap();
+        fs::write(r.join(format!("a/b/{TEMP_PREFIX}2")), b"").unwrap();
+        fs::write(r.join("a/keep"), b"").unwrap();
+        fs::create_dir(r.join(format!("{TEMP_PREFIX}dir"))).unwrap();
+        assert_eq!(sweep(r), 2);
+        assert!(r.join("a/keep").exists());
+        assert!(r.join(format!("{TEMP_PREFIX}dir")).exists());
+    }
+
+    #[test]
+    fn lock_serialises_one_path() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicUsize;
+        let path = PathBuf::from("/shelf-lock-test/x");
+        let inside = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, inside) = (path.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let _guard = lock(&path);
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Another path is not held up by this one.
+        let _a = lock(&path);
+        let _b = lock(Path::new("/shelf-lock-test/y"));
+    }
+}

@@ -1,0 +1,55 @@
+//! DELETE: a file or an empty folder (SPEC §4); a non-empty folder is a conflict, the root is
+//! never deleted.
+
+use std::fs;
+use std::path::Path;
+
+use super::target;
+use crate::dispatch::{Request, Target};
+use crate::error::Error;
+use crate::fs::path::{ResolveError, resolve};
+use crate::fs::write;
+use crate::http::response::Response;
+
+/// Deletes what `target` names: 204, or 404 / 409 / 412.
+pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
+    delete(req, &target.path)?;
+    Ok(Response::new(204))
+}
+
+/// Removes the entry at the normalised path `norm`, under its write lock.
+pub fn delete(req: &Request<'_>, norm: &str) -> Result<(), Error> {
+    let server = &req.config.server;
+    let root = &server.root;
+    // Missing, hidden, or a symlink leading outside the root: absent, as for a read.
+    let found = resolve(root, norm, server.hidden).map_err(|e| match e {
+        ResolveError::NotFound => Error::NotFound,
+        ResolveError::Io(e) => Error::Io(e),
+    })?;
+    if found.path == *root {
+        // Never the root itself, however it is named (`/`, or a symlink to it).
+        return Err(Error::Forbidden);
+    }
+    // The entry itself: a symlink is removed, never what it points to.
+    let entry = write::locate(root, norm.trim_end_matches('/'), server.hidden, false)?.path;
+    let _lock = write::lock(&entry);
+    let meta = fs::metadata(&entry).map_err(|_| Error::NotFound)?;
+    target::check(req.head, Some(&meta))?;
+    remove(&entry)?;
+    req.cache.invalidate_dir(&entry);
+    req.cache.invalidate_dir(&found.path);
+    if let Some(dir) = entry.parent() {
+        write::sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// `rmdir` for a real folder (ENOTEMPTY becomes 409), `unlink` for anything else.
+fn remove(entry: &Path) -> Result<(), Error> {
+    let is_dir = fs::symlink_metadata(entry)?.is_dir();
+    match is_dir {
+        true => fs::remove_dir(entry)?,
+        false => fs::remove_file(entry)?,
+    }
+    Ok(())
+}
