@@ -171,13 +171,13 @@ impl TempFile {
     /// the rename itself survives a crash. Returns the new file's metadata.
     pub fn persist(mut self, target: &Path) -> io::Result<fs::Metadata> {
         self.file.sync_all()?;
-        let meta = self.file.metadata()?;
         fs::rename(&self.path, target)?;
         self.done = true;
         if let Some(dir) = target.parent() {
             sync_dir(dir);
         }
-        Ok(meta)
+        // After the rename: it moves the inode's ctime, which the ETag includes.
+        self.file.metadata()
     }
 }
 
