@@ -16,6 +16,7 @@ pub mod log;
 pub mod method;
 pub mod range;
 pub mod server;
+pub mod tls;
 
 pub use config::Config;
 pub use error::Error;
