@@ -10,6 +10,7 @@ use crate::access;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::conn::RequestBody;
+use crate::cors;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
 use crate::http::Method;
@@ -132,13 +133,13 @@ fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Respons
 }
 
 /// Adds what every response carries by configuration, whatever produced it (a handler or an
-/// error): `Strict-Transport-Security` over HTTPS.
+/// error): `Strict-Transport-Security` over HTTPS, and the CORS headers.
 pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) -> Response {
     if secure && let Some(hsts) = &config.tls.hsts {
         resp.headers
             .push(("Strict-Transport-Security", hsts.clone().into()));
     }
-    let _ = head;
+    cors::decorate(&mut resp, head, config);
     resp
 }
 
@@ -159,6 +160,12 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
             &target.path,
             req.client,
         )));
+    }
+    // Fetch §3.2.2: a preflight carries no credentials, so it is answered before they are asked.
+    if *method == Method::Options
+        && let Some(preflight) = cors::preflight(req, target)
+    {
+        return Ok(preflight);
     }
     req.user = access::authorize(config, &target.path, method, req.client, req.head)?;
     match method {

@@ -8,6 +8,7 @@ pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod conn;
+pub mod cors;
 pub mod dispatch;
 pub mod error;
 pub mod fs;

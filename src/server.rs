@@ -522,15 +522,8 @@ fn watch_certs(shared: &Arc<Shared>, cert_watch: &CertWatch) -> io::Result<()> {
 /// Says which configured features this build does not act on yet, so a setting is never
 /// ignored silently.
 fn warn_unbuilt(config: &Config) {
-    let mut unbuilt = Vec::new();
     if !config.routes.is_empty() {
-        unbuilt.push("[[route]]");
-    }
-    if !config.cors.origins.is_empty() {
-        unbuilt.push("[cors]");
-    }
-    if !unbuilt.is_empty() {
-        log::warn!("not implemented yet, ignored: {}", unbuilt.join(", "));
+        log::warn!("not implemented yet, ignored: [[route]]");
     }
 }
 
