@@ -242,13 +242,15 @@ pub fn handshake(
     let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
     let mut sock = sock;
     while conn.is_handshaking() {
-        if conn.wants_write() {
-            conn.write_tls(&mut sock)?;
-            continue;
-        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"));
+        }
+        if conn.wants_write() {
+            // A client that does not read the server's flight must not hold the thread either.
+            sock.set_write_timeout(Some(left))?;
+            conn.write_tls(&mut sock)?;
+            continue;
         }
         sock.set_read_timeout(Some(left))?;
         if conn.read_tls(&mut sock)? == 0 {
