@@ -5,7 +5,8 @@
 //! is done it runs the very same request loop as plain HTTP (`conn::serve`).
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -268,7 +269,33 @@ pub fn handshake(
     Ok(StreamOwned::new(conn, sock))
 }
 
-impl Output for TlsStream {}
+/// Plaintext handed to rustls per write when sending a file: four full records (16 KiB each),
+/// which rustls encrypts and sends in one `writev`.
+const FILE_CHUNK: usize = 64 * 1024;
+
+impl Output for TlsStream {
+    /// No zero-copy under TLS (every byte is encrypted in user space); larger reads than
+    /// `io::copy`'s 8 KiB mean full records and a quarter of the system calls.
+    fn send_file(&mut self, file: &mut File, len: u64) -> Option<io::Result<u64>> {
+        Some(copy_file(file, self, len))
+    }
+}
+
+/// Copies exactly `len` bytes of `file` to `out` through one `FILE_CHUNK` buffer.
+fn copy_file(file: &mut File, out: &mut impl Write, len: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; FILE_CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+        }
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(len)
+}
 
 impl Transport for TlsStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
