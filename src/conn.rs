@@ -32,6 +32,8 @@ pub trait Transport: Read + Output {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Bounds each blocking write, so a client that stops reading cannot hold a thread.
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Ends the connection cleanly before the socket closes (TLS: `close_notify`).
+    fn finish(&mut self) {}
 }
 
 impl Transport for TcpStream {
@@ -148,10 +150,12 @@ impl Stop {
     }
 }
 
-/// Runs the request loop on one accepted connection until it closes.
+/// Runs the request loop on one accepted connection until it closes. `secure`: the stream is
+/// TLS (for `hsts`; a plain one may be redirected by `redirect_http`).
 pub fn serve<S: Transport>(
     stream: S,
     peer: SocketAddr,
+    secure: bool,
     shared: &Arc<Shared>,
     idle: &AtomicBool,
     accepted: Instant,
@@ -167,13 +171,38 @@ pub fn serve<S: Transport>(
         pos: 0,
         read_timeout: None,
     };
+    let link = Link {
+        peer,
+        secure,
+        accepted,
+    };
+    serve_requests(&mut wire, link, shared, idle);
+    wire.stream.finish();
+}
+
+/// Where a connection comes from.
+#[derive(Clone, Copy)]
+struct Link {
+    peer: SocketAddr,
+    secure: bool,
+    accepted: Instant,
+}
+
+/// The request loop of [`serve`]: returns when the connection is to close.
+fn serve_requests<S: Transport>(
+    wire: &mut Wire<S>,
+    link: Link,
+    shared: &Arc<Shared>,
+    idle: &AtomicBool,
+) {
+    let Link { peer, accepted, .. } = link;
     let mut first = true;
     loop {
         if shared.is_stopping() && !first {
             return;
         }
         let config = shared.config();
-        let head = match read_head(&mut wire, &config, first.then_some(accepted)) {
+        let head = match read_head(wire, &config, first.then_some(accepted)) {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(e) => {
@@ -186,7 +215,7 @@ pub fn serve<S: Transport>(
         // The request runs under the settings in force now that its head is here, not those of
         // when the connection began to wait for it: a reload may have come in between.
         let config = shared.config();
-        if let Err(stop) = serve_one(&mut wire, head, peer, shared, &config) {
+        if let Err(stop) = serve_one(wire, head, link, shared, &config) {
             log::trace!("{peer}: closing: {}", stop.explain());
             return;
         }
@@ -264,13 +293,16 @@ fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<bo
 fn serve_one<S: Transport>(
     wire: &mut Wire<S>,
     head: Head,
-    peer: SocketAddr,
+    link: Link,
     shared: &Arc<Shared>,
     config: &Arc<Config>,
 ) -> Result<(), Stop> {
+    let peer = link.peer;
     let (result, settled, user, client) = {
         let body = RequestBody::new(wire, &head, config);
         let mut req = Request::new(&head, peer, config, &shared.cache, body);
+        req.secure = link.secure;
+        req.https_port = shared.https_port();
         // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
         let result = match req.body.declared_len() {
             Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),
@@ -301,6 +333,7 @@ fn serve_one<S: Transport>(
             e.response()
         }
     };
+    let response = dispatch::finish(response, &head, config, link.secure);
     let version = head.version();
     // RFC 9112 §6.3: without chunked framing, a 1.0 body of unknown length ends at the close.
     close |= version == Version::Http10 && matches!(response.body, response::Body::Stream(_));
@@ -311,10 +344,13 @@ fn serve_one<S: Transport>(
         keep_alive_10: version == Version::Http10 && !close,
     };
     let status = response.status;
-    let sent = response::write_response(&mut wire.stream, response, framing).map_err(|e| {
-        log::debug!("{peer}: write failed: {e}");
-        Stop::Quiet
-    })?;
+    // TLS holds written bytes in records until flushed; for TCP the flush does nothing.
+    let sent = response::write_response(&mut wire.stream, response, framing)
+        .and_then(|sent| wire.stream.flush().map(|()| sent))
+        .map_err(|e| {
+            log::debug!("{peer}: write failed: {e}");
+            Stop::Quiet
+        })?;
     if config.log.access {
         access_log::write(Some(&head), client, user.as_deref(), status, sent);
     }
@@ -333,7 +369,8 @@ fn send_head_error<W: Output>(w: &mut W, e: &Error, peer: SocketAddr, config: &C
         keep_alive_10: false,
     };
     let status = e.status();
-    if let Ok(sent) = response::write_response(w, e.response(), framing)
+    let written = response::write_response(w, e.response(), framing);
+    if let Ok(sent) = written.and_then(|sent| w.flush().map(|()| sent))
         && config.log.access
     {
         access_log::write(None, peer.ip(), None, status, sent);

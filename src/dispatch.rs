@@ -10,12 +10,14 @@ use crate::access;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::conn::RequestBody;
+use crate::cors;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
 use crate::http::Method;
 use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
+use crate::tls;
 
 /// One request as the handlers see it.
 pub struct Request<'a> {
@@ -32,6 +34,10 @@ pub struct Request<'a> {
     pub hash: Md5,
     /// The user who authenticated, for the access log.
     pub user: Option<String>,
+    /// The request came over TLS.
+    pub secure: bool,
+    /// The port the HTTPS listener is bound to, if there is one (for `redirect_http`).
+    pub https_port: Option<u16>,
 }
 
 impl<'a> Request<'a> {
@@ -57,6 +63,8 @@ impl<'a> Request<'a> {
             body,
             hash,
             user: None,
+            secure: false,
+            https_port: None,
         }
     }
 }
@@ -94,6 +102,12 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         raw_path,
         query,
     };
+    if let Some(port) = req.https_port
+        && req.config.tls.redirect_http
+        && !req.secure
+    {
+        return to_https(req, port, &target);
+    }
     let result = route(req, &method, &target);
     match result {
         Err(Error::NotFound) if matches!(method, Method::Get | Method::Head) => {
@@ -101,6 +115,32 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         }
         other => other,
     }
+}
+
+/// `redirect_http` (SPEC §2): 308 to the same path and query on the HTTPS port.
+fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Response, Error> {
+    let host = req
+        .head
+        .header("host")
+        .ok_or(Error::BadRequest("no Host"))?;
+    let path_and_query = match target.query {
+        Some(query) => format!("{}?{query}", target.raw_path),
+        None => target.raw_path.to_string(),
+    };
+    let location =
+        tls::https_location(host, port, &path_and_query).ok_or(Error::BadRequest("bad Host"))?;
+    Ok(Response::text(308).header("Location", location))
+}
+
+/// Adds what every response carries by configuration, whatever produced it (a handler or an
+/// error): `Strict-Transport-Security` over HTTPS, and the CORS headers.
+pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) -> Response {
+    if secure && let Some(hsts) = &config.tls.hsts {
+        resp.headers
+            .push(("Strict-Transport-Security", hsts.clone().into()));
+    }
+    cors::decorate(&mut resp, head, config);
+    resp
 }
 
 /// The per-method ladder: access, then the handler.
@@ -120,6 +160,12 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
             &target.path,
             req.client,
         )));
+    }
+    // Fetch §3.2.2: a preflight carries no credentials, so it is answered before they are asked.
+    if *method == Method::Options
+        && let Some(preflight) = cors::preflight(req, target)
+    {
+        return Ok(preflight);
     }
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);

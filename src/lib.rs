@@ -8,6 +8,7 @@ pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod conn;
+pub mod cors;
 pub mod dispatch;
 pub mod error;
 pub mod fs;
@@ -16,6 +17,7 @@ pub mod log;
 pub mod method;
 pub mod range;
 pub mod server;
+pub mod tls;
 
 pub use config::Config;
 pub use error::Error;

@@ -91,16 +91,30 @@ fn serve(path: &std::path::Path, overrides: Overrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = handle.config();
-    if let Some(addr) = handle.local_addr() {
-        println!("serving {} on http://{addr}", config.server.root.display());
-    }
+    print_listeners(&handle);
     wait_for_signal(signals);
     log::info!("shutting down");
     if !handle.shutdown() {
         log::warn!("shutdown_grace_s passed with requests still running");
     }
     ExitCode::SUCCESS
+}
+
+/// SPEC §1: one line per listener, with the URL it serves.
+fn print_listeners(handle: &shelf::Handle) {
+    let root = handle.config().server.root.display().to_string();
+    if let Some(addr) = handle.local_addr() {
+        println!("serving {root} on http://{addr}");
+    }
+    if let Some(addr) = handle.tls_addr() {
+        let note = match handle.tls_fingerprint() {
+            Some(f) if handle.tls_self_signed() => {
+                format!(" (self-signed certificate, SHA-256 {f})")
+            }
+            _ => String::new(),
+        };
+        println!("serving {root} on https://{addr}{note}");
+    }
 }
 
 fn wait_for_signal(signals: std::io::Result<signal_hook::iterator::Signals>) {

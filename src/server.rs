@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use crate::cache::Cache;
 use crate::config::reload::{self, Overrides, Watcher};
 use crate::config::{Config, ConfigError};
 use crate::conn;
+use crate::tls::{self, Certs, Identity, Source};
 
 /// Stack of a connection thread. The request path is shallow; pages are only committed when
 /// touched, so this bounds the worst case rather than costing memory per idle connection.
@@ -34,6 +35,10 @@ pub struct Shared {
     config: RwLock<Arc<Config>>,
     /// File bodies and their compressed forms, bounded by `[cache] max_bytes`.
     pub cache: Cache,
+    /// The TLS configuration and the certificate served now.
+    pub tls: Certs,
+    /// The port the HTTPS listener is bound to; 0 when there is none.
+    https_port: AtomicU16,
     stopping: AtomicBool,
     active: AtomicUsize,
     next_id: AtomicU64,
@@ -47,16 +52,24 @@ struct Live {
 }
 
 impl Shared {
-    fn new(config: Config) -> Arc<Shared> {
-        Arc::new(Shared {
+    fn new(config: Config) -> Result<Arc<Shared>, StartError> {
+        let tls = Certs::new().map_err(|e| StartError::Io(io::Error::other(e)))?;
+        Ok(Arc::new(Shared {
             spare: Spare::new(),
             cache: Cache::new(config.cache.max_bytes),
+            tls,
+            https_port: AtomicU16::new(0),
             config: RwLock::new(Arc::new(config)),
             stopping: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
-        })
+        }))
+    }
+
+    /// The port the HTTPS listener is bound to now, if there is one.
+    pub fn https_port(&self) -> Option<u16> {
+        Some(self.https_port.load(Ordering::SeqCst)).filter(|p| *p != 0)
     }
 
     /// The configuration in force now; a request keeps the snapshot it started with.
@@ -153,14 +166,15 @@ struct Listener {
 }
 
 impl Listener {
-    fn bind(addr: SocketAddr, shared: &Arc<Shared>) -> io::Result<Listener> {
+    /// Binds `addr`; `secure`: its connections speak TLS.
+    fn bind(addr: SocketAddr, secure: bool, shared: &Arc<Shared>) -> io::Result<Listener> {
         let socket = TcpListener::bind(addr)?;
         let local = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, shared) = (stop.clone(), shared.clone());
         let thread = thread::Builder::new()
             .name(format!("accept {local}"))
-            .spawn(move || accept_loop(socket, &flag, &shared))?;
+            .spawn(move || accept_loop(socket, secure, &flag, &shared))?;
         Ok(Listener {
             configured: addr,
             local,
@@ -191,14 +205,14 @@ fn wake_addr(local: SocketAddr) -> SocketAddr {
     addr
 }
 
-fn accept_loop(listener: TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
+fn accept_loop(listener: TcpListener, secure: bool, stop: &AtomicBool, shared: &Arc<Shared>) {
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::SeqCst) {
             return;
         }
         match accepted {
-            Ok((stream, peer)) => admit(stream, peer, shared),
+            Ok((stream, peer)) => admit(stream, peer, secure, shared),
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of descriptors: give connections a moment to finish instead of spinning.
@@ -212,6 +226,8 @@ fn accept_loop(listener: TcpListener, stop: &AtomicBool, shared: &Arc<Shared>) {
 struct Job {
     stream: TcpStream,
     peer: SocketAddr,
+    /// The connection speaks TLS.
+    secure: bool,
     accepted: Instant,
     idle: Arc<AtomicBool>,
     slot: Slot,
@@ -222,23 +238,37 @@ impl Job {
         let Job {
             stream,
             peer,
+            secure,
             accepted,
             idle,
             slot,
         } = self;
-        conn::serve(stream, peer, &slot.shared, &idle, accepted);
+        let shared = &slot.shared;
+        if !secure {
+            return conn::serve(stream, peer, false, shared, &idle, accepted);
+        }
+        let deadline = accepted + shared.config().server.header_timeout;
+        match tls::handshake(stream, shared.tls.server_config(), deadline) {
+            Ok(stream) => conn::serve(stream, peer, true, shared, &idle, accepted),
+            // Garbage, a stall or a client that gave up: nobody to answer, just close.
+            Err(e) => log::debug!("{peer}: TLS handshake failed: {e}"),
+        }
     }
 }
 
 /// Gives an accepted socket its thread, or a 503 when over `max_connections`.
-fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
+fn admit(mut stream: TcpStream, peer: SocketAddr, secure: bool, shared: &Arc<Shared>) {
     let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     let max = shared.config().server.max_connections;
     if shared.active.fetch_add(1, Ordering::SeqCst) >= max {
         shared.active.fetch_sub(1, Ordering::SeqCst);
         log::warn!("{peer}: over max_connections ({max}), refused");
-        conn::refuse_overloaded(&mut stream);
+        // A TLS client could read a 503 only after a handshake, which would hold up the
+        // accept loop: it is closed instead.
+        if !secure {
+            conn::refuse_overloaded(&mut stream);
+        }
         return;
     }
     let (id, idle) = shared.register(&stream);
@@ -249,6 +279,7 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     let job = Job {
         stream,
         peer,
+        secure,
         accepted,
         idle,
         slot,
@@ -398,50 +429,88 @@ impl Server {
         if swept > 0 {
             log::info!("removed {swept} temporary upload file(s) left by an earlier run");
         }
-        let shared = Shared::new(config);
-        let plain = Arc::new(Mutex::new(None));
-        rebind(&shared, &plain).map_err(StartError::Io)?;
+        let shared = Shared::new(config)?;
+        if let Some(source) = shared.tls.wanted(&shared.config().tls) {
+            shared
+                .tls
+                .install(Identity::load(&source).map_err(StartError::Io)?);
+        }
+        let bound = Bound::default();
+        rebind(&shared, &bound).map_err(StartError::Io)?;
         Ok(Handle {
             shared,
-            plain,
+            bound,
             watcher: None,
+            cert_watch: CertWatch::default(),
         })
     }
 
-    /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file changes.
+    /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file (or
+    /// the TLS certificate or key) changes.
     pub fn start_watching(path: &Path, overrides: Overrides) -> Result<Handle, StartError> {
         let config = overrides.load(path).map_err(StartError::Config)?;
         let mut handle = Server::start(config)?;
-        let (shared, plain) = (handle.shared.clone(), handle.plain.clone());
+        let (shared, bound) = (handle.shared.clone(), handle.bound.clone());
+        let cert_watch = handle.cert_watch.clone();
+        watch_certs(&shared, &cert_watch).map_err(StartError::Io)?;
         let path_buf: PathBuf = path.to_path_buf();
-        let on_change = move || apply_reload(&path_buf, &overrides, &shared, &plain);
+        let on_change = move || apply_reload(&path_buf, &overrides, &shared, &bound, &cert_watch);
         let watcher = reload::watch(path, on_change).map_err(StartError::Io)?;
         handle.watcher = Some(watcher);
         Ok(handle)
     }
 }
 
-type PlainListener = Arc<Mutex<Option<Listener>>>;
+/// The listeners bound now: plain HTTP and HTTPS.
+#[derive(Default)]
+struct Listeners {
+    plain: Option<Listener>,
+    tls: Option<Listener>,
+}
 
-/// Brings the plain listener in line with the configuration: bind if the address changed.
-fn rebind(shared: &Arc<Shared>, plain: &PlainListener) -> io::Result<()> {
-    let wanted = shared.config().server.listen;
-    let mut current = lock(plain);
-    if current.as_ref().map(|l| l.configured) == wanted {
+type Bound = Arc<Mutex<Listeners>>;
+
+/// Brings the listeners in line with the configuration: bind those whose address changed.
+/// Both are tried; the first failure is returned.
+fn rebind(shared: &Arc<Shared>, bound: &Bound) -> io::Result<()> {
+    let config = shared.config();
+    let mut bound = lock(bound);
+    let plain = rebind_one(&mut bound.plain, config.server.listen, false, shared);
+    let tls = rebind_one(&mut bound.tls, config.tls.listen, true, shared);
+    let port = bound.tls.as_ref().map_or(0, |l| l.local.port());
+    shared.https_port.store(port, Ordering::SeqCst);
+    plain.and(tls)
+}
+
+fn rebind_one(
+    slot: &mut Option<Listener>,
+    wanted: Option<SocketAddr>,
+    secure: bool,
+    shared: &Arc<Shared>,
+) -> io::Result<()> {
+    if slot.as_ref().map(|l| l.configured) == wanted {
         return Ok(());
     }
     let new = match wanted {
-        Some(addr) => Some(Listener::bind(addr, shared)?),
+        Some(addr) => Some(Listener::bind(addr, secure, shared)?),
         None => None,
     };
-    if let Some(old) = std::mem::replace(&mut *current, new) {
+    if let Some(old) = std::mem::replace(slot, new) {
         old.close();
     }
     Ok(())
 }
 
 /// Reads the changed config file and swaps it in if valid; the old one stays otherwise.
-fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain: &PlainListener) {
+/// A new certificate source (other files, or HTTPS turned on) is loaded first: if it cannot
+/// be, the whole new configuration is refused, as an invalid one would be.
+fn apply_reload(
+    path: &Path,
+    overrides: &Overrides,
+    shared: &Arc<Shared>,
+    bound: &Bound,
+    cert_watch: &CertWatch,
+) {
     let new = match overrides.load(path) {
         Ok(new) => new,
         Err(e) => {
@@ -453,46 +522,96 @@ fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain:
     if *old == new {
         return;
     }
+    let identity = match shared.tls.wanted(&new.tls).map(|s| Identity::load(&s)) {
+        Some(Err(e)) => {
+            log::error!("config not reloaded, keeping the previous one: TLS: {e}");
+            return;
+        }
+        Some(Ok(identity)) => Some(identity),
+        None => None,
+    };
     let changes = Config::describe_changes(&old, &new);
     warn_unbuilt(&new);
     log::set_max_level(new.log.level);
     shared.cache.set_max_bytes(new.cache.max_bytes);
     shared.replace_config(Arc::new(new));
-    if let Err(e) = rebind(shared, plain) {
-        log::error!("config reloaded, but the new listener could not be bound: {e}");
+    if let Some(identity) = identity {
+        shared.tls.install(identity);
+    }
+    if let Err(e) = rebind(shared, bound) {
+        log::error!("config reloaded, but a new listener could not be bound: {e}");
+    }
+    if let Err(e) = watch_certs(shared, cert_watch) {
+        log::error!("cannot watch the TLS certificate files: {e}");
     }
     log::info!("config reloaded: {}", changes.join("; "));
+}
+
+/// The watches on the certificate and key files, and the source they were set up for.
+#[derive(Default)]
+struct CertWatches {
+    source: Option<Source>,
+    watchers: Vec<Watcher>,
+}
+
+type CertWatch = Arc<Mutex<CertWatches>>;
+
+/// Watches the files of the certificate in service (when they are files), so that a renewed
+/// certificate is used for new connections without a restart.
+fn watch_certs(shared: &Arc<Shared>, cert_watch: &CertWatch) -> io::Result<()> {
+    let source = shared.tls.source();
+    let mut watches = lock(cert_watch);
+    if watches.source == source {
+        return Ok(());
+    }
+    watches.watchers.clear();
+    watches.source = None;
+    if let Some(Source::Files { cert, key }) = &source {
+        for file in [cert, key] {
+            let shared = shared.clone();
+            let watcher = reload::watch(file, move || shared.tls.reload_files())?;
+            watches.watchers.push(watcher);
+        }
+    }
+    watches.source = source;
+    Ok(())
 }
 
 /// Says which configured features this build does not act on yet, so a setting is never
 /// ignored silently.
 fn warn_unbuilt(config: &Config) {
-    let mut unbuilt = Vec::new();
-    if config.tls.listen.is_some() {
-        unbuilt.push("[tls] (HTTPS)");
-    }
     if !config.routes.is_empty() {
-        unbuilt.push("[[route]]");
-    }
-    if !config.cors.origins.is_empty() {
-        unbuilt.push("[cors]");
-    }
-    if !unbuilt.is_empty() {
-        log::warn!("not implemented yet, ignored: {}", unbuilt.join(", "));
+        log::warn!("not implemented yet, ignored: [[route]]");
     }
 }
 
 /// A running server.
 pub struct Handle {
     shared: Arc<Shared>,
-    plain: PlainListener,
+    bound: Bound,
     watcher: Option<Watcher>,
+    cert_watch: CertWatch,
 }
 
 impl Handle {
     /// The address the plain-HTTP listener is bound to now (the real port when 0 was asked).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        lock(&self.plain).as_ref().map(|l| l.local)
+        lock(&self.bound).plain.as_ref().map(|l| l.local)
+    }
+
+    /// The address the HTTPS listener is bound to now.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        lock(&self.bound).tls.as_ref().map(|l| l.local)
+    }
+
+    /// SHA-256 of the certificate served to new HTTPS connections (`AA:BB:…`).
+    pub fn tls_fingerprint(&self) -> Option<String> {
+        self.shared.tls.fingerprint()
+    }
+
+    /// True when the HTTPS certificate is the self-signed one generated at start.
+    pub fn tls_self_signed(&self) -> bool {
+        self.shared.tls.source() == Some(Source::SelfSigned)
     }
 
     /// The configuration in force now.
@@ -509,7 +628,9 @@ impl Handle {
     /// returns true if every connection ended in time.
     pub fn shutdown(mut self) -> bool {
         drop(self.watcher.take());
-        if let Some(listener) = lock(&self.plain).take() {
+        lock(&self.cert_watch).watchers.clear();
+        let listeners = std::mem::take(&mut *lock(&self.bound));
+        for listener in [listeners.plain, listeners.tls].into_iter().flatten() {
             listener.close();
         }
         self.shared.stop();

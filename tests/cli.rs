@@ -519,3 +519,35 @@ fn reloads_are_logged_and_invalid_edits_name_the_key() {
     let line = shelf.log_line_with(&["reloaded", "server.trace"]);
     assert!(line.contains("true -> false"), "{line}");
 }
+
+#[test]
+fn https_gets_its_own_serving_line_with_the_self_signed_fingerprint() {
+    let dir = site(
+        "",
+        "[tls]\nlisten = \"127.0.0.1:0\"\n\n[log]\naccess = false\n",
+    );
+    let config = dir.path().join("config.toml");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let running = Shelf::spawn(dir.path(), &args);
+    let (root, _) = running.serving();
+    let line = running.next_line("the HTTPS serving line");
+    let prefix = format!("serving {root} on https://");
+    let rest = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let (addr, note) = rest.split_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+    let addr: SocketAddr = addr.parse().unwrap();
+    let fingerprint = note
+        .strip_prefix("(self-signed certificate, SHA-256 ")
+        .and_then(|f| f.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    // The fingerprint printed is that of the certificate served.
+    let tls = common::tls::connect(addr, common::tls::trusting_anything(), "localhost");
+    let served = common::tls::peer_cert(&tls);
+    assert_eq!(shelf::tls::fingerprint(&served), fingerprint);
+}

@@ -1,6 +1,8 @@
 //! Test support: a server on port 0 over a temporary root, a raw-bytes client, deadline polls.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
