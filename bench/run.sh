@@ -88,6 +88,7 @@ install_tools() {
     [[ -n $(find_nginx) ]] || missing+=(nginx)
     command -v wrk >/dev/null || missing+=(wrk)
     command -v curl >/dev/null || missing+=(curl)
+    command -v openssl >/dev/null || missing+=(openssl)
     if ((${#missing[@]})); then
         log "installing ${missing[*]} with apt-get"
         local sudo=()
@@ -153,8 +154,29 @@ wait_ready() {
     die "$name did not answer on 127.0.0.1:$port within 10 s (see $WORK/$name.log)"
 }
 
+# One certificate for both servers (ECDSA P-256, as is usual), so the HTTPS scenario compares
+# the servers and not the key types.
+make_tls_cert() {
+    mkdir -p "$WORK/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" >"$WORK/tls/openssl.log" 2>&1 \
+        || die "openssl could not make the test certificate (see $WORK/tls/openssl.log)"
+}
+
+# The base URL of a server for a scenario: https-* scenarios use the TLS listeners.
+base_url() {
+    local scenario=$1 server=$2
+    if [[ $scenario == https-* ]]; then
+        echo "https://127.0.0.1:${PORT[$server-tls]}"
+    else
+        echo "http://127.0.0.1:${PORT[$server]}"
+    fi
+}
+
 start_nginx() {
     PORT[nginx]=$(free_port)
+    PORT[nginx-tls]=$(free_port)
     mkdir -p "$WORK/nginx"
     # Matched to shelf where shelf has a knob: the same gzip level (GZIP_LEVEL), the 256-byte
     # minimum and compressible types of shelf's [compression] defaults, 60 s keep-alive on both.
@@ -204,6 +226,15 @@ http {
         server_name _;
         root $WORK/root;
     }
+
+    server {
+        listen 127.0.0.1:${PORT[nginx-tls]} ssl;
+        server_name _;
+        root $WORK/root;
+        ssl_certificate $WORK/tls/cert.pem;
+        ssl_certificate_key $WORK/tls/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+    }
 }
 EOF
     # -e: the error log before the config is read (else /var/log/nginx/error.log).
@@ -216,6 +247,7 @@ EOF
 
 start_shelf() {
     PORT[shelf]=$(free_port)
+    PORT[shelf-tls]=$(free_port)
     mkdir -p "$WORK/shelf"
     # max_connections above 256 wrk + 1,000 idle; keep_alive_s as nginx's keepalive_timeout.
     # [compression] (but its level) and [cache] stay at their defaults (min 256 B, 64 MiB cache).
@@ -225,6 +257,11 @@ listen = "127.0.0.1:${PORT[shelf]}"
 root = "$WORK/root"
 max_connections = 4096
 keep_alive_s = 60
+
+[tls]
+listen = "127.0.0.1:${PORT[shelf-tls]}"
+cert = "$WORK/tls/cert.pem"
+key = "$WORK/tls/key.pem"
 
 [compression]
 level = $GZIP_LEVEL
@@ -253,7 +290,7 @@ server_pids() {
 probe() {
     local url=$1
     shift
-    curl -s -o /dev/null -D - --max-time 10 "$@" "$url" | tr -d '\r' | awk '
+    curl -s -k -o /dev/null -D - --max-time 10 "$@" "$url" | tr -d '\r' | awk '
         NR == 1 { status = $2 }
         tolower($1) == "content-encoding:" { encoding = $2 }
         END { print (status == "" ? "000" : status), (encoding == "" ? "-" : encoding) }'
@@ -265,7 +302,7 @@ check_answer() {
     local scenario=$1 server=$2 want_status=$3 want_encoding=$4 path=$5
     shift 5
     local got status encoding
-    got=$(probe "http://127.0.0.1:${PORT[$server]}$path" "$@") || got="000 -"
+    got=$(probe "$(base_url "$scenario" "$server")$path" "$@") || got="000 -"
     read -r status encoding <<<"$got"
     # $header is the request header that makes the scenario, if any (for the notes).
     local header=${2:-}
@@ -292,7 +329,7 @@ run_wrk() {
     BENCH_DIR=$BENCH_DIR BENCH_PATHS="$WORK/mixed-paths.txt" \
         timeout --kill-after=5 "$WRK_TIME_LIMIT" \
         wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout "$WRK_TIMEOUT" -s "$script" "$@" \
-        "http://127.0.0.1:${PORT[$server]}$path" >"$out" 2>&1 \
+        "$(base_url "$scenario" "$server")$path" >"$out" 2>&1 \
         || die "wrk failed for $scenario/$server (see $out)"
     local line
     line=$("${HELPER[@]}" wrk-line "$out")
@@ -406,6 +443,7 @@ main() {
     mkdir -p "$WORK/wrk"
     : >"$WORK/results.tsv"
     make_fixtures
+    make_tls_cert
     start_nginx
     start_shelf
 
@@ -422,6 +460,7 @@ main() {
     scenario range         64    /big.bin      206    -    req/s  -H 'Range: bytes=1000-1999'
     scenario mixed         64    "$first_mixed" 200   -    req/s
     scenario conn-per-req  64    /1k.bin       200    -    req/s  -H 'Connection: close'
+    scenario https-1k-64c  64    /1k.bin       200    -    req/s
 
     local rows table
     rows=$("${HELPER[@]}" report "$WORK/results.tsv") || die "bench.py report failed on $WORK/results.tsv"

@@ -152,6 +152,9 @@ impl Stop {
 
 /// Runs the request loop on one accepted connection until it closes. `secure`: the stream is
 /// TLS (for `hsts`; a plain one may be redirected by `redirect_http`).
+// Out of line: inlined for both transports into the thread's entry, the TLS stream's large
+// state would make the frame of every plain connection large too.
+#[inline(never)]
 pub fn serve<S: Transport>(
     stream: S,
     peer: SocketAddr,
@@ -290,6 +293,7 @@ fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<bo
 }
 
 /// Handles one parsed request: dispatch, settle the body, write the response.
+#[inline(never)]
 fn serve_one<S: Transport>(
     wire: &mut Wire<S>,
     head: Head,
@@ -509,11 +513,18 @@ mod body {
             if !small {
                 return Ok(false);
             }
-            let mut sink = io::sink();
-            match io::copy(&mut (&mut *self).take(DRAIN_MAX + 1), &mut sink) {
-                Ok(_) => Ok(matches!(self.state, State::Done)),
+            match self.drain() {
+                Ok(()) => Ok(matches!(self.state, State::Done)),
                 Err(e) => Err(body_error(e)),
             }
+        }
+
+        /// Reads and drops up to `DRAIN_MAX` bytes. Kept out of line: `io::copy` has an 8 KiB
+        /// stack buffer, and inlined into the request loop it would make every connection
+        /// thread touch those pages on every request, drain or not.
+        #[inline(never)]
+        fn drain(&mut self) -> io::Result<()> {
+            io::copy(&mut self.take(DRAIN_MAX + 1), &mut io::sink()).map(drop)
         }
     }
 

@@ -239,7 +239,7 @@ fn write_body<W: Output>(w: &mut W, out: Vec<u8>, body: Body, version: Version) 
             if version == Version::Http11 {
                 write_chunked(w, reader)
             } else {
-                io::copy(&mut { reader }, w)
+                copy_all(&mut { reader }, w)
             }
         }
     }
@@ -297,6 +297,14 @@ fn write_file<W: Output>(w: &mut W, mut out: Vec<u8>, mut file: File, len: u64) 
 }
 
 /// Copies exactly `len` bytes; a short source is an error (the promised length is unmet).
+/// Copies to the end. Out of line, like [`copy_exact`].
+#[inline(never)]
+fn copy_all<W: Write>(reader: &mut impl Read, w: &mut W) -> io::Result<u64> {
+    io::copy(reader, w)
+}
+
+// Out of line: `io::copy`'s 8 KiB stack buffer must not join the frame of every response.
+#[inline(never)]
 fn copy_exact<W: Write>(reader: &mut impl Read, w: &mut W, len: u64) -> io::Result<u64> {
     let sent = io::copy(reader, w)?;
     if sent != len {

@@ -12,6 +12,7 @@ use crate::fs::write;
 use crate::http::response::Response;
 
 /// Deletes what `target` names: 204, or 404 / 409 / 412.
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     delete(req, &target.path)?;
     Ok(Response::new(204))

@@ -48,6 +48,7 @@ enum Representation {
 }
 
 /// Serves the regular file at `path` (canonical, inside the root), as `meta` describes it.
+#[inline(never)] // see method/mod.rs
 pub fn serve(req: &Request<'_>, path: &Path, meta: &Metadata) -> Result<Response, Error> {
     // Only regular files: opening a named pipe would block this thread until a writer came.
     if !meta.is_file() {

@@ -19,6 +19,7 @@ use crate::http::response::{Body, Response};
 use super::file;
 
 /// Serves the file, index file or listing at `target`.
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
     let found = resolve(&server.root, &target.path, server.hidden).map_err(resolve_error)?;

@@ -1,4 +1,9 @@
 //! One module per method.
+//!
+//! Every handler entry point is `#[inline(never)]`: inlined into the dispatcher, the locals of
+//! all of them (multipart buffers, write state) would sit in one large frame that each
+//! connection thread's stack probe touches on every request, and an idle connection would
+//! keep those pages resident (12 KiB a thread, measured).
 
 pub mod delete;
 pub mod file;

@@ -8,6 +8,7 @@ use crate::http::Method;
 use crate::http::response::Response;
 
 /// `OPTIONS /path`: 204 with the methods permitted on that path (credentials ignored).
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let allow = access::allow_header(req.config, &target.path, req.client);
     Ok(Response::new(204).header("Allow", allow))

@@ -28,6 +28,7 @@ enum Place {
 }
 
 /// Patches the file at `target`: 204 + the new ETag, or 404 / 409 / 412 / 416 / 400.
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
     let root = server.root.clone();

@@ -44,6 +44,7 @@ pub fn is_delete_form(query: Option<&str>) -> bool {
 }
 
 /// POSTs to a folder: an upload or a content-named file.
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     check_same_origin(req)?;
     let dir = folder(req, &target.path)?;
@@ -60,6 +61,7 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
 
 /// `POST <entry>?delete`, already authorised as a DELETE of `<entry>`: deletes it, then sends
 /// a browser back to the listing (303) or answers 204.
+#[inline(never)] // see method/mod.rs
 pub fn delete_form(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     check_same_origin(req)?;
     delete::delete(req, &target.path)?;

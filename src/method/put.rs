@@ -17,6 +17,7 @@ use crate::http::response::Response;
 
 /// Stores the body at `target` and answers 201 + `Location` (created) or 204 (replaced), with
 /// the new ETag.
+#[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
     let (root, hidden) = (server.root.clone(), server.hidden);
