@@ -14,19 +14,6 @@ use crate::error::Error;
 use crate::http::Method;
 use crate::http::parse::Head;
 
-/// The methods this build answers with something other than 405 when a rule allows them, in
-/// the order `Allow` lists them.
-pub const SERVED: &[Method] = &[
-    Method::Get,
-    Method::Head,
-    Method::Post,
-    Method::Put,
-    Method::Patch,
-    Method::Delete,
-    Method::Options,
-    Method::Trace,
-];
-
 /// The client address: the peer's, unless the peer is a trusted proxy; then the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
 pub fn client_address(peer: IpAddr, head: &Head, trusted: &[IpNet]) -> IpAddr {
@@ -248,7 +235,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// The methods the configuration permits on `path` for `client`, ignoring credentials.
 pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Method> {
-    SERVED
+    Method::IMPLEMENTED
         .iter()
         .filter(|m| permits(config, path, m, client))
         .cloned()
@@ -258,7 +245,7 @@ pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Metho
 /// True when the configuration permits `method` on `path` for `client`, ignoring credentials
 /// (what `Allow` says, for one method).
 pub fn permits(config: &Config, path: &str, method: &Method, client: IpAddr) -> bool {
-    SERVED.contains(method)
+    Method::IMPLEMENTED.contains(method)
         && (*method != Method::Trace || config.server.trace)
         && match rule_for(config, path, method) {
             Some(rule) => check_address(rule, client).is_ok(),

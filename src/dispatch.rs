@@ -146,14 +146,6 @@ pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) ->
 /// The per-method ladder: access, then the handler.
 fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
     let config = req.config;
-    if method.is_write() && !access::SERVED.contains(method) {
-        // A write method whose handler is not built yet is refused whatever `[[acl]]` says.
-        return Err(Error::MethodNotAllowed(access::allow_header(
-            config,
-            &target.path,
-            req.client,
-        )));
-    }
     if *method == Method::Trace && !config.server.trace {
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,

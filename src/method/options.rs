@@ -24,7 +24,7 @@ pub fn asterisk(config: &Config, method: &Method) -> Result<Response, Error> {
 
 /// The methods the server implements, as an `Allow` value (TRACE only while enabled).
 pub fn all_methods(config: &Config) -> String {
-    let served: Vec<Method> = access::SERVED
+    let served: Vec<Method> = Method::IMPLEMENTED
         .iter()
         .filter(|m| **m != Method::Trace || config.server.trace)
         .cloned()
