@@ -2,6 +2,7 @@
 //! method the access check and the handler.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 
 use md5::{Digest, Md5};
@@ -61,9 +62,14 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The request target, decoded and normalised.
+/// The request target, decoded and normalised, and the folder it maps into.
 pub struct Target<'a> {
-    /// Percent-decoded, dot segments resolved; starts with `/`.
+    /// The request path: percent-decoded, dot segments resolved; starts with `/`. What
+    /// `[[acl]]` judges and what listings, redirects and `Location` headers show.
+    pub url_path: String,
+    /// The canonical folder this request maps into: `server.root`.
+    pub root: &'a Path,
+    /// The path inside `root`, starting with `/`: what handlers read and write.
     pub path: String,
     /// The path as sent (still encoded), for redirects.
     pub raw_path: &'a str,
@@ -88,9 +94,11 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     if raw_path == "*" {
         return method::options::asterisk(req.config, &method);
     }
-    let path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
+    let url_path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
     let target = Target {
-        path,
+        path: url_path.clone(),
+        url_path,
+        root: &req.config.server.root,
         raw_path,
         query,
     };
@@ -110,21 +118,21 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
         // A write method whose handler is not built yet is refused whatever `[[acl]]` says.
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,
-            &target.path,
+            &target.url_path,
             req.client,
         )));
     }
     if *method == Method::Trace && !config.server.trace {
         return Err(Error::MethodNotAllowed(access::allow_header(
             config,
-            &target.path,
+            &target.url_path,
             req.client,
         )));
     }
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
     let checked = if delete_form { &Method::Delete } else { method };
-    req.user = access::authorize(config, &target.path, checked, req.client, req.head)?;
+    req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
     match method {
         Method::Post if delete_form => method::post::delete_form(req, target),
         Method::Post => method::post::handle(req, target),

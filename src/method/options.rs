@@ -9,7 +9,7 @@ use crate::http::response::Response;
 
 /// `OPTIONS /path`: 204 with the methods permitted on that path (credentials ignored).
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let allow = access::allow_header(req.config, &target.path, req.client);
+    let allow = access::allow_header(req.config, &target.url_path, req.client);
     Ok(Response::new(204).header("Allow", allow))
 }
 
