@@ -14,7 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Version;
 
-/// A header value: mostly static strings, sometimes built per request.
+/// A header name or value: mostly static strings, sometimes built per request or configured
+/// (a route's `headers`).
 pub type Value = Cow<'static, str>;
 
 /// Bodies at most this large are copied behind the head and sent in the same write.
@@ -55,7 +56,7 @@ impl Body {
 /// A response as a handler builds it.
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, Value)>,
+    pub headers: Vec<(Value, Value)>,
     pub body: Body,
 }
 
@@ -79,8 +80,8 @@ impl Response {
     }
 
     /// Adds a header field.
-    pub fn header(mut self, name: &'static str, value: impl Into<Value>) -> Response {
-        self.headers.push((name, value.into()));
+    pub fn header(mut self, name: impl Into<Value>, value: impl Into<Value>) -> Response {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -186,7 +187,7 @@ pub fn write_response<W: Output>(w: &mut W, resp: Response, framing: Framing) ->
 fn write_head(
     out: &mut Vec<u8>,
     status: u16,
-    headers: &[(&'static str, Value)],
+    headers: &[(Value, Value)],
     len: Option<u64>,
     framing: Framing,
 ) {
