@@ -9,7 +9,7 @@ use md5::{Digest, Md5};
 
 use crate::access;
 use crate::cache::Cache;
-use crate::config::Config;
+use crate::config::{Config, Route};
 use crate::conn::RequestBody;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
@@ -17,6 +17,7 @@ use crate::http::Method;
 use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
+use crate::routing;
 
 /// One request as the handlers see it.
 pub struct Request<'a> {
@@ -67,13 +68,15 @@ pub struct Target<'a> {
     /// The request path: percent-decoded, dot segments resolved; starts with `/`. What
     /// `[[acl]]` judges and what listings, redirects and `Location` headers show.
     pub url_path: String,
-    /// The canonical folder this request maps into: `server.root`.
+    /// The canonical folder this request maps into: `server.root`, or a `dir` route's folder.
     pub root: &'a Path,
     /// The path inside `root`, starting with `/`: what handlers read and write.
     pub path: String,
     /// The path as sent (still encoded), for redirects.
     pub raw_path: &'a str,
     pub query: Option<&'a str>,
+    /// The first `[[route]]` matching `url_path`, if any.
+    pub route: Option<&'a Route>,
 }
 
 /// Answers one request.
@@ -95,14 +98,21 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         return method::options::asterisk(req.config, &method);
     }
     let url_path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
+    // Routes apply before the filesystem: the first match decides where the request maps.
+    let matched = routing::first_match(req.config, &url_path);
+    let (root, path) = routing::place(req.config, matched, &url_path);
     let target = Target {
-        path: url_path.clone(),
         url_path,
-        root: &req.config.server.root,
+        root,
+        path,
         raw_path,
         query,
+        route: matched,
     };
-    let result = route(req, &method, &target);
+    let mut result = route(req, &method, &target);
+    if let Some(matched) = matched {
+        result = result.map(|response| routing::add_headers(response, &matched.headers));
+    }
     match result {
         Err(Error::NotFound) if matches!(method, Method::Get | Method::Head) => {
             method::get::not_found(req.config)
@@ -116,23 +126,28 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
     let config = req.config;
     if method.is_write() && !access::SERVED.contains(method) {
         // A write method whose handler is not built yet is refused whatever `[[acl]]` says.
-        return Err(Error::MethodNotAllowed(access::allow_header(
-            config,
-            &target.url_path,
-            req.client,
+        return Err(Error::MethodNotAllowed(routing::allow_header(
+            config, target, req.client,
+        )));
+    }
+    if method.is_write() && routing::is_read_only(target) {
+        // A `file` or fixed route serves no folder to write into, whatever `[[acl]]` says.
+        return Err(Error::MethodNotAllowed(routing::allow_header(
+            config, target, req.client,
         )));
     }
     if *method == Method::Trace && !config.server.trace {
-        return Err(Error::MethodNotAllowed(access::allow_header(
-            config,
-            &target.url_path,
-            req.client,
+        return Err(Error::MethodNotAllowed(routing::allow_header(
+            config, target, req.client,
         )));
     }
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
     let checked = if delete_form { &Method::Delete } else { method };
     req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
+    if let Some(answer) = routing::answer(req, method, target) {
+        return answer;
+    }
     match method {
         Method::Post if delete_form => method::post::delete_form(req, target),
         Method::Post => method::post::handle(req, target),

@@ -471,9 +471,6 @@ fn warn_unbuilt(config: &Config) {
     if config.tls.listen.is_some() {
         unbuilt.push("[tls] (HTTPS)");
     }
-    if !config.routes.is_empty() {
-        unbuilt.push("[[route]]");
-    }
     if !config.cors.origins.is_empty() {
         unbuilt.push("[cors]");
     }

@@ -25,7 +25,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
     let (root, hidden) = (target.root, server.hidden);
     let found = resolve(root, &target.path, hidden).map_err(resolve_error)?;
     if !found.is_dir {
-        return serve_fresh(req, root, &target.path, found);
+        return serve_fresh(req, (root, hidden), &target.path, found);
     }
     // The URL decides: `/docs` maps to a `dir` route's folder as `/`, and still needs the slash.
     if !target.url_path.ends_with('/') {
@@ -36,7 +36,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
         if let Ok(index) = resolve(root, &candidate, hidden)
             && !index.is_dir
         {
-            return serve_fresh(req, root, &candidate, index);
+            return serve_fresh(req, (root, hidden), &candidate, index);
         }
     }
     if !server.listing {
@@ -45,20 +45,32 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
     serve_listing(req, target, &found)
 }
 
+/// Serves the one file of a `file` route. The operator named it, so the `hidden` policy does
+/// not apply; its folder stands as the root (for the precompressed sibling and the lookup
+/// again after a replace).
+pub fn serve_named(req: &Request<'_>, path: &Path) -> Result<Response, Error> {
+    let (Some(root), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(Error::NotFound);
+    };
+    let norm = format!("/{name}");
+    let found = resolve(root, &norm, true).map_err(resolve_error)?;
+    serve_fresh(req, (root, true), &norm, found)
+}
+
 /// How many times a file replaced under a read is looked up again.
 const RETRIES: usize = 3;
 
-/// Serves the file `found` at `norm` under `root`. When a write renames a new file over it between the
+/// Serves the file `found` at `norm` under `root` (dot-names visible when `hidden`). When a write renames a new file over it between the
 /// lookup and the open, `file::serve` refuses to send bytes that do not match the ETag it
 /// chose (`Interrupted`); the path is then looked up again, so the reader gets the new file
 /// rather than an error.
 fn serve_fresh(
     req: &Request<'_>,
-    root: &Path,
+    (root, hidden): (&Path, bool),
     norm: &str,
     found: Resolved,
 ) -> Result<Response, Error> {
-    let hidden = req.config.server.hidden;
     let mut found = found;
     for _ in 0..RETRIES {
         match file::serve(req, root, &found.path, &found.metadata) {
