@@ -191,6 +191,11 @@ fn every_target_kind_answers() {
         None,
         "204 from a route has no type"
     );
+    let gone = srv.send_raw(b"GET /gone HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(
+        gone.starts_with(b"HTTP/1.1 410 Gone\r\n"),
+        "a configured status has its reason phrase"
+    );
     let unrouted = request(&srv, "GET", "/ok.txt", "");
     assert_eq!(
         unrouted.header("X-Route"),
