@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
 use crate::config::reload::{self, Overrides, Watcher};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RouteTarget};
 use crate::conn;
 
 /// Stack of a connection thread. The request path is shallow; pages are only committed when
@@ -394,7 +394,7 @@ impl Server {
     pub fn start(config: Config) -> Result<Handle, StartError> {
         warn_unbuilt(&config);
         // Before any listener: no upload of this process can be in flight yet.
-        let swept = crate::fs::write::sweep(&config.server.root);
+        let swept: usize = write_roots(&config).map(crate::fs::write::sweep).sum();
         if swept > 0 {
             log::info!("removed {swept} temporary upload file(s) left by an earlier run");
         }
@@ -462,6 +462,18 @@ fn apply_reload(path: &Path, overrides: &Overrides, shared: &Arc<Shared>, plain:
         log::error!("config reloaded, but the new listener could not be bound: {e}");
     }
     log::info!("config reloaded: {}", changes.join("; "));
+}
+
+/// The folders writes can land in: the root, and every `dir` route's folder.
+fn write_roots(config: &Config) -> impl Iterator<Item = &Path> {
+    let folders = config
+        .routes
+        .iter()
+        .filter_map(|route| match &route.target {
+            RouteTarget::Dir(folder) => Some(folder.as_path()),
+            _ => None,
+        });
+    std::iter::once(config.server.root.as_path()).chain(folders)
 }
 
 /// Says which configured features this build does not act on yet, so a setting is never

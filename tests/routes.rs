@@ -100,6 +100,8 @@ fn layout(public: &Path) {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, content).unwrap();
     }
+    // Left by a crashed upload into the route's folder: swept at start.
+    std::fs::write(site.join("list/.shelf-tmp-7"), "partial").unwrap();
     std::fs::write(base.join("readme.html"), "<p>readme</p>\n").unwrap();
     std::fs::write(base.join("canary.txt"), "canary\n").unwrap();
     // Out of the route's folder: one beside it, one into the document root.
