@@ -249,6 +249,14 @@ fn dir_route_folder_redirect_and_listing_show_the_url() {
 }
 
 #[test]
+fn temp_files_in_a_dir_route_are_swept_at_start() {
+    let srv = start();
+    let site = srv.dir.path().join("site");
+    assert!(!site.join("list/.shelf-tmp-7").exists(), "swept");
+    assert!(site.join("list/one.txt").exists());
+}
+
+#[test]
 fn dir_route_ranges_and_compression_as_the_root() {
     let srv = start();
     let len = big_text().len();
