@@ -109,9 +109,9 @@ pub fn decorate(resp: &mut Response, head: &Head, config: &Config) {
         return;
     };
     resp.headers
-        .push(("Access-Control-Allow-Origin", allow.value().into()));
+        .push(("Access-Control-Allow-Origin".into(), allow.value().into()));
     resp.headers
-        .push(("Access-Control-Expose-Headers", EXPOSE.into()));
+        .push(("Access-Control-Expose-Headers".into(), EXPOSE.into()));
 }
 
 /// Adds `Origin` to the response's `Vary`, merging with one already there.
@@ -126,6 +126,6 @@ fn add_vary_origin(resp: &mut Response, config: &Config) {
     {
         Some((_, value)) if value.split(',').any(|v| v.trim() == "*") => {}
         Some((_, value)) => *value = format!("{value}, Origin").into(),
-        None => resp.headers.push(("Vary", "Origin".into())),
+        None => resp.headers.push(("Vary".into(), "Origin".into())),
     }
 }

@@ -2,13 +2,14 @@
 //! method the access check and the handler.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 
 use md5::{Digest, Md5};
 
 use crate::access;
 use crate::cache::Cache;
-use crate::config::Config;
+use crate::config::{Config, Route};
 use crate::conn::RequestBody;
 use crate::cors;
 use crate::error::Error;
@@ -17,6 +18,7 @@ use crate::http::Method;
 use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
+use crate::routing;
 use crate::tls;
 
 /// One request as the handlers see it.
@@ -69,13 +71,20 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The request target, decoded and normalised.
+/// The request target, decoded and normalised, and the folder it maps into.
 pub struct Target<'a> {
-    /// Percent-decoded, dot segments resolved; starts with `/`.
+    /// The request path: percent-decoded, dot segments resolved; starts with `/`. What
+    /// `[[acl]]` judges and what listings, redirects and `Location` headers show.
+    pub url_path: String,
+    /// The canonical folder this request maps into: `server.root`, or a `dir` route's folder.
+    pub root: &'a Path,
+    /// The path inside `root`, starting with `/`: what handlers read and write.
     pub path: String,
     /// The path as sent (still encoded), for redirects.
     pub raw_path: &'a str,
     pub query: Option<&'a str>,
+    /// The first `[[route]]` matching `url_path`, if any.
+    pub route: Option<&'a Route>,
 }
 
 /// Answers one request.
@@ -96,11 +105,17 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     if raw_path == "*" {
         return method::options::asterisk(req.config, &method);
     }
-    let path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
+    let url_path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
+    // Routes apply before the filesystem: the first match decides where the request maps.
+    let matched = routing::first_match(req.config, &url_path);
+    let (root, path) = routing::place(req.config, matched, &url_path);
     let target = Target {
+        url_path,
+        root,
         path,
         raw_path,
         query,
+        route: matched,
     };
     if let Some(port) = req.https_port
         && req.config.tls.redirect_http
@@ -108,7 +123,10 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     {
         return to_https(req, port, &target);
     }
-    let result = route(req, &method, &target);
+    let mut result = route(req, &method, &target);
+    if let Some(matched) = matched {
+        result = result.map(|response| routing::add_headers(response, &matched.headers));
+    }
     match result {
         Err(Error::NotFound) if matches!(method, Method::Get | Method::Head) => {
             method::get::not_found(req.config)
@@ -137,7 +155,7 @@ fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Respons
 pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) -> Response {
     if secure && let Some(hsts) = &config.tls.hsts {
         resp.headers
-            .push(("Strict-Transport-Security", hsts.clone().into()));
+            .push(("Strict-Transport-Security".into(), hsts.clone().into()));
     }
     cors::decorate(&mut resp, head, config);
     resp
@@ -146,11 +164,15 @@ pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) ->
 /// The per-method ladder: access, then the handler.
 fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
     let config = req.config;
+    if method.is_write() && routing::is_read_only(target) {
+        // A `file` or fixed route serves no folder to write into, whatever `[[acl]]` says.
+        return Err(Error::MethodNotAllowed(routing::allow_header(
+            config, target, req.client,
+        )));
+    }
     if *method == Method::Trace && !config.server.trace {
-        return Err(Error::MethodNotAllowed(access::allow_header(
-            config,
-            &target.path,
-            req.client,
+        return Err(Error::MethodNotAllowed(routing::allow_header(
+            config, target, req.client,
         )));
     }
     // Fetch §3.2.2: a preflight carries no credentials, so it is answered before they are asked.
@@ -162,7 +184,10 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
     let checked = if delete_form { &Method::Delete } else { method };
-    req.user = access::authorize(config, &target.path, checked, req.client, req.head)?;
+    req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
+    if let Some(answer) = routing::answer(req, method, target) {
+        return answer;
+    }
     match method {
         Method::Post if delete_form => method::post::delete_form(req, target),
         Method::Post => method::post::handle(req, target),

@@ -16,6 +16,7 @@ pub mod http;
 pub mod log;
 pub mod method;
 pub mod range;
+pub mod routing;
 pub mod server;
 pub mod tls;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
 use crate::config::reload::{self, Overrides, Watcher};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RouteTarget};
 use crate::conn;
 use crate::tls::{self, Certs, Identity, Source};
 
@@ -423,9 +423,8 @@ pub struct Server;
 impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
-        warn_unbuilt(&config);
         // Before any listener: no upload of this process can be in flight yet.
-        let swept = crate::fs::write::sweep(&config.server.root);
+        let swept: usize = write_roots(&config).map(crate::fs::write::sweep).sum();
         if swept > 0 {
             log::info!("removed {swept} temporary upload file(s) left by an earlier run");
         }
@@ -531,7 +530,6 @@ fn apply_reload(
         None => None,
     };
     let changes = Config::describe_changes(&old, &new);
-    warn_unbuilt(&new);
     log::set_max_level(new.log.level);
     shared.cache.set_max_bytes(new.cache.max_bytes);
     shared.replace_config(Arc::new(new));
@@ -577,12 +575,16 @@ fn watch_certs(shared: &Arc<Shared>, cert_watch: &CertWatch) -> io::Result<()> {
     Ok(())
 }
 
-/// Says which configured features this build does not act on yet, so a setting is never
-/// ignored silently.
-fn warn_unbuilt(config: &Config) {
-    if !config.routes.is_empty() {
-        log::warn!("not implemented yet, ignored: [[route]]");
-    }
+/// The folders writes can land in: the root, and every `dir` route's folder.
+fn write_roots(config: &Config) -> impl Iterator<Item = &Path> {
+    let folders = config
+        .routes
+        .iter()
+        .filter_map(|route| match &route.target {
+            RouteTarget::Dir(folder) => Some(folder.as_path()),
+            _ => None,
+        });
+    std::iter::once(config.server.root.as_path()).chain(folders)
 }
 
 /// A running server.

@@ -18,7 +18,7 @@ use super::value::{
 };
 use super::{
     AclRule, CacheConfig, CompressionConfig, Config, ConfigError, CorsConfig, LogConfig, MethodSet,
-    Route, RouteTarget, ServerConfig, TlsConfig,
+    PathPattern, Route, RouteTarget, ServerConfig, TlsConfig,
 };
 
 /// The whole file. Every table may be omitted.
@@ -408,9 +408,16 @@ fn route(i: usize, raw: RawRoute, c: &Check) -> Result<Route, ConfigError> {
         status: raw.status,
         content_type: raw.content_type,
     };
+    let target = target.validate(i, c)?;
+    // An exact `dir` route could only ever serve the folder itself, whose listing needs the
+    // trailing-slash URL that the pattern does not match.
+    if matches!(target, RouteTarget::Dir(_)) && matches!(raw.path.0, PathPattern::Exact(_)) {
+        let message = "a `dir` route needs a prefix pattern such as `/docs/*`";
+        return Err(c.fail(&format!("route[{i}].path"), message));
+    }
     Ok(Route {
         path: raw.path.0,
-        target: target.validate(i, c)?,
+        target,
         headers,
     })
 }
@@ -638,6 +645,9 @@ mod tests {
         ("colon in user name", "[users]\n\"a:b\" = \"x\"", "users.\"a:b\"", Some(2), "without `:`"),
         ("empty user name", "[users]\n\"\" = \"x\"", "users.\"\"", Some(2), "non-empty"),
         ("CORS origin with path", "[cors]\norigins = [\"https://app.example/\"]", "cors.origins[0]", Some(2), "not an origin"),
+        ("exact dir route", "[[route]]\npath = \"/x\"\ndir = \"docs\"", "route[0].path", Some(2), "prefix pattern"),
+        ("encoded route path", "[[route]]\npath = \"/a%20b/*\"\nbody = \"\"", "route[0].path", Some(2), "`/a b`"),
+        ("dot segment in acl path", "[[acl]]\npath = \"/a/../b\"", "acl[0].path", Some(2), "never matches"),
         ("route path relative", "[[route]]\npath = \"docs\"\nbody = \"\"", "route[0].path", Some(2), "must start with `/`"),
         ("star inside route path", "[[route]]\npath = \"/a*\"\nbody = \"\"", "route[0].path", Some(2), "final `/*`"),
         ("star segment", "[[route]]\npath = \"/*/x\"\nbody = \"\"", "route[0].path", Some(2), "final `/*`"),

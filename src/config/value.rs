@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::{MethodSet, PathPattern};
+use crate::fs::path::normalize_path;
 use crate::http::Method;
 
 /// A listener address; `""` = no listener.
@@ -169,6 +170,19 @@ impl TryFrom<String> for Pattern {
         let (PathPattern::Prefix(rest) | PathPattern::Exact(rest)) = &pattern;
         if rest.contains('*') {
             return Err(format!("`{s}`: `*` is only allowed as a final `/*`"));
+        }
+        // Patterns are compared with the decoded, normalised request path: any other spelling
+        // would silently never match (a hole in an `[[acl]]`).
+        if !rest.is_empty() {
+            match normalize_path(rest) {
+                Ok(norm) if norm == *rest => {}
+                Ok(norm) => {
+                    return Err(format!(
+                        "`{s}` never matches a request path: write it decoded and normalised (`{norm}`)"
+                    ));
+                }
+                Err(e) => return Err(format!("`{s}` never matches a request path: {e}")),
+            }
         }
         Ok(Pattern(pattern))
     }

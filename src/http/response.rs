@@ -14,7 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Version;
 
-/// A header value: mostly static strings, sometimes built per request.
+/// A header name or value: mostly static strings, sometimes built per request or configured
+/// (a route's `headers`).
 pub type Value = Cow<'static, str>;
 
 /// Bodies at most this large are copied behind the head and sent in the same write.
@@ -55,7 +56,7 @@ impl Body {
 /// A response as a handler builds it.
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, Value)>,
+    pub headers: Vec<(Value, Value)>,
     pub body: Body,
 }
 
@@ -79,8 +80,8 @@ impl Response {
     }
 
     /// Adds a header field.
-    pub fn header(mut self, name: &'static str, value: impl Into<Value>) -> Response {
-        self.headers.push((name, value.into()));
+    pub fn header(mut self, name: impl Into<Value>, value: impl Into<Value>) -> Response {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -186,7 +187,7 @@ pub fn write_response<W: Output>(w: &mut W, resp: Response, framing: Framing) ->
 fn write_head(
     out: &mut Vec<u8>,
     status: u16,
-    headers: &[(&'static str, Value)],
+    headers: &[(Value, Value)],
     len: Option<u64>,
     framing: Framing,
 ) {
@@ -365,8 +366,12 @@ pub fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
         204 => "No Content",
+        205 => "Reset Content",
         206 => "Partial Content",
+        300 => "Multiple Choices",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",
@@ -375,11 +380,15 @@ pub fn reason(status: u16) -> &'static str {
         308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         409 => "Conflict",
+        410 => "Gone",
         411 => "Length Required",
         412 => "Precondition Failed",
         413 => "Content Too Large",
@@ -387,10 +396,18 @@ pub fn reason(status: u16) -> &'static str {
         415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
         _ => "Unknown",

@@ -14,25 +14,24 @@ use crate::http::response::Response;
 /// Deletes what `target` names: 204, or 404 / 409 / 412.
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    delete(req, &target.path)?;
+    delete(req, target)?;
     Ok(Response::new(204))
 }
 
-/// Removes the entry at the normalised path `norm`, under its write lock.
-pub fn delete(req: &Request<'_>, norm: &str) -> Result<(), Error> {
-    let server = &req.config.server;
-    let root = &server.root;
+/// Removes the entry `target` names, under its write lock.
+pub fn delete(req: &Request<'_>, target: &Target<'_>) -> Result<(), Error> {
+    let (root, norm, hidden) = (target.root, &target.path, req.config.server.hidden);
     // Missing, hidden, or a symlink leading outside the root: absent, as for a read.
-    let found = resolve(root, norm, server.hidden).map_err(|e| match e {
+    let found = resolve(root, norm, hidden).map_err(|e| match e {
         ResolveError::NotFound => Error::NotFound,
         ResolveError::Io(e) => Error::Io(e),
     })?;
     if found.path == *root {
-        // Never the root itself, however it is named (`/`, or a symlink to it).
+        // Never the root (or a `dir` route's folder) itself, however it is named.
         return Err(Error::Forbidden);
     }
     // The entry itself: a symlink is removed, never what it points to.
-    let entry = write::locate(root, norm.trim_end_matches('/'), server.hidden, false)?.path;
+    let entry = write::locate(root, norm.trim_end_matches('/'), hidden, false)?.path;
     let _lock = write::lock(&entry);
     let meta = fs::metadata(&entry).map_err(|_| Error::NotFound)?;
     target::check(req.head, Some(&meta))?;

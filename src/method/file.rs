@@ -47,16 +47,22 @@ enum Representation {
     },
 }
 
-/// Serves the regular file at `path` (canonical, inside the root), as `meta` describes it.
+/// Serves the regular file at `path` (canonical, inside `root`: the folder the request maps
+/// into), as `meta` describes it.
 #[inline(never)] // see method/mod.rs
-pub fn serve(req: &Request<'_>, path: &Path, meta: &Metadata) -> Result<Response, Error> {
+pub fn serve(
+    req: &Request<'_>,
+    root: &Path,
+    path: &Path,
+    meta: &Metadata,
+) -> Result<Response, Error> {
     // Only regular files: opening a named pipe would block this thread until a writer came.
     if !meta.is_file() {
         return Err(Error::NotFound);
     }
     let info = FileInfo::new(req.config, path, meta);
     let ranges = requested_ranges(req, &info);
-    let rep = select(req, &info, ranges.is_some());
+    let rep = select(req, root, &info, ranges.is_some());
     let tag = rep.tag(&info);
     let response = headers(req.config, &info, &rep, &tag);
     let validators = Validators {
@@ -115,7 +121,7 @@ fn requested_ranges(req: &Request<'_>, info: &FileInfo<'_>) -> Option<RangeOutco
 
 /// Picks the representation: 206 responses are never compressed; else the client's
 /// preferred coding, a precompressed sibling first.
-fn select(req: &Request<'_>, info: &FileInfo<'_>, ranged: bool) -> Representation {
+fn select(req: &Request<'_>, root: &Path, info: &FileInfo<'_>, ranged: bool) -> Representation {
     let c = &req.config.compression;
     if ranged || !c.enabled {
         return Representation::Identity;
@@ -123,7 +129,7 @@ fn select(req: &Request<'_>, info: &FileInfo<'_>, ranged: bool) -> Representatio
     let coding = compress::negotiate(req.head.header("accept-encoding"));
     if coding == Coding::Gzip
         && c.precompressed
-        && let Some((path, meta)) = precompressed(req.config, info)
+        && let Some((path, meta)) = precompressed(root, info)
     {
         return Representation::Precompressed { path, meta };
     }
@@ -133,15 +139,15 @@ fn select(req: &Request<'_>, info: &FileInfo<'_>, ranged: bool) -> Representatio
     Representation::Encoded(coding)
 }
 
-/// `foo.css.gz` beside `foo.css`: a regular file inside the root, at least as new.
-fn precompressed(config: &Config, info: &FileInfo<'_>) -> Option<(PathBuf, Metadata)> {
+/// `foo.css.gz` beside `foo.css`: a regular file inside `root`, at least as new.
+fn precompressed(root: &Path, info: &FileInfo<'_>) -> Option<(PathBuf, Metadata)> {
     let mut name = info.path.file_name()?.to_os_string();
     name.push(".gz");
     let sibling = info.path.with_file_name(name);
     // One cheap lstat first: most files have no sibling.
     std::fs::symlink_metadata(&sibling).ok()?;
     let canonical = std::fs::canonicalize(&sibling).ok()?;
-    if !canonical.starts_with(&config.server.root) {
+    if !canonical.starts_with(root) {
         return None;
     }
     let meta = std::fs::metadata(&canonical).ok()?;

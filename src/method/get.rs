@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io;
+use std::path::Path;
 
 use crate::access;
 use crate::conditional::{self, Outcome, Validators};
@@ -18,23 +19,25 @@ use crate::http::response::{Body, Response};
 
 use super::file;
 
-/// Serves the file, index file or listing at `target`.
+/// Serves the file, index file or listing at `target` (inside `target.root`).
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
-    let found = resolve(&server.root, &target.path, server.hidden).map_err(resolve_error)?;
+    let (root, hidden) = (target.root, server.hidden);
+    let found = resolve(root, &target.path, hidden).map_err(resolve_error)?;
     if !found.is_dir {
-        return serve_fresh(req, &target.path, found);
+        return serve_fresh(req, (root, hidden), &target.path, found);
     }
-    if !target.path.ends_with('/') {
+    // The URL decides: `/docs` maps to a `dir` route's folder as `/`, and still needs the slash.
+    if !target.url_path.ends_with('/') {
         return Ok(redirect_to_folder(target));
     }
     for name in &server.index {
         let candidate = format!("{}{}", target.path, name);
-        if let Ok(index) = resolve(&server.root, &candidate, server.hidden)
+        if let Ok(index) = resolve(root, &candidate, hidden)
             && !index.is_dir
         {
-            return serve_fresh(req, &candidate, index);
+            return serve_fresh(req, (root, hidden), &candidate, index);
         }
     }
     if !server.listing {
@@ -43,25 +46,42 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
     serve_listing(req, target, &found)
 }
 
+/// Serves the one file of a `file` route. The operator named it, so the `hidden` policy does
+/// not apply; its folder stands as the root (for the precompressed sibling and the lookup
+/// again after a replace).
+pub fn serve_named(req: &Request<'_>, path: &Path) -> Result<Response, Error> {
+    let (Some(root), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(Error::NotFound);
+    };
+    let norm = format!("/{name}");
+    let found = resolve(root, &norm, true).map_err(resolve_error)?;
+    serve_fresh(req, (root, true), &norm, found)
+}
+
 /// How many times a file replaced under a read is looked up again.
 const RETRIES: usize = 3;
 
-/// Serves the file `found` at `norm`. When a write renames a new file over it between the
+/// Serves the file `found` at `norm` under `root` (dot-names visible when `hidden`). When a write renames a new file over it between the
 /// lookup and the open, `file::serve` refuses to send bytes that do not match the ETag it
 /// chose (`Interrupted`); the path is then looked up again, so the reader gets the new file
 /// rather than an error.
-fn serve_fresh(req: &Request<'_>, norm: &str, found: Resolved) -> Result<Response, Error> {
-    let server = &req.config.server;
+fn serve_fresh(
+    req: &Request<'_>,
+    (root, hidden): (&Path, bool),
+    norm: &str,
+    found: Resolved,
+) -> Result<Response, Error> {
     let mut found = found;
     for _ in 0..RETRIES {
-        match file::serve(req, &found.path, &found.metadata) {
+        match file::serve(req, root, &found.path, &found.metadata) {
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {
-                found = resolve(&server.root, norm, server.hidden).map_err(resolve_error)?;
+                found = resolve(root, norm, hidden).map_err(resolve_error)?;
             }
             other => return other,
         }
     }
-    file::serve(req, &found.path, &found.metadata)
+    file::serve(req, root, &found.path, &found.metadata)
 }
 
 fn resolve_error(e: ResolveError) -> Error {
@@ -87,8 +107,8 @@ fn serve_listing(
     target: &Target<'_>,
     dir: &Resolved,
 ) -> Result<Response, Error> {
-    let server = &req.config.server;
-    let mut entries = listing::read_entries_within(&server.root, &dir.path, server.hidden)?;
+    let hidden = req.config.server.hidden;
+    let mut entries = listing::read_entries_within(target.root, &dir.path, hidden)?;
     let (key, order) = listing::parse_sort(target.query);
     listing::sort_entries(&mut entries, key, order);
     let accept_header = req.head.header("accept");
@@ -127,14 +147,14 @@ fn listing_html(
     let (config, client) = (req.config, req.client);
     let deletable = |entry: &listing::Entry| {
         let slash = if entry.is_dir { "/" } else { "" };
-        let path = format!("{}{}{slash}", target.path, entry.name);
+        let path = format!("{}{}{slash}", target.url_path, entry.name);
         access::permits(config, &path, &Method::Delete, client)
     };
     let controls = listing::Controls {
-        upload: access::permits(config, &target.path, &Method::Post, client),
+        upload: access::permits(config, &target.url_path, &Method::Post, client),
         delete: &deletable,
     };
-    listing::render_html(&target.path, entries, key, order, &controls)
+    listing::render_html(&target.url_path, entries, key, order, &controls)
 }
 
 /// The 404 response: the configured `not_found` page, or the built-in text.

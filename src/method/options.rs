@@ -6,11 +6,12 @@ use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::http::Method;
 use crate::http::response::Response;
+use crate::routing;
 
 /// `OPTIONS /path`: 204 with the methods permitted on that path (credentials ignored).
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let allow = access::allow_header(req.config, &target.path, req.client);
+    let allow = routing::allow_header(req.config, target, req.client);
     Ok(Response::new(204).header("Allow", allow))
 }
 

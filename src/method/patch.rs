@@ -30,9 +30,8 @@ enum Place {
 /// Patches the file at `target`: 204 + the new ETag, or 404 / 409 / 412 / 416 / 400.
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let server = &req.config.server;
-    let root = server.root.clone();
-    let found = resolve(&root, &target.path, server.hidden).map_err(|e| match e {
+    let root = target.root;
+    let found = resolve(root, &target.path, req.config.server.hidden).map_err(|e| match e {
         ResolveError::NotFound => Error::NotFound,
         ResolveError::Io(e) => Error::Io(e),
     })?;
@@ -52,7 +51,7 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
             "Content-Range length differs from the body",
         ));
     }
-    let dir = found.path.parent().unwrap_or(&root).to_path_buf();
+    let dir = found.path.parent().unwrap_or(root).to_path_buf();
     let mut spool = TempFile::create_in(&dir)?;
     let received = write::copy_body(&mut req.body, spool.file(), None)?;
     if matches!(place, Place::At { len, .. } if len != received) {

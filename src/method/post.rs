@@ -47,12 +47,12 @@ pub fn is_delete_form(query: Option<&str>) -> bool {
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     check_same_origin(req)?;
-    let dir = folder(req, &target.path)?;
-    let folder_url = folder_url(&target.path);
+    let dir = folder(req, target)?;
+    let folder_url = folder_url(&target.url_path);
     let content_type = req.head.header("content-type").unwrap_or("").to_string();
     match multipart::form_data_boundary(&content_type) {
         Some(boundary) => {
-            let folder = format!("{}/", target.path.trim_end_matches('/'));
+            let folder = format!("{}/", target.url_path.trim_end_matches('/'));
             upload(req, &dir, (&folder, &folder_url), &boundary)
         }
         None => save_by_digest(req, &dir, &folder_url, &content_type),
@@ -64,8 +64,8 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
 #[inline(never)] // see method/mod.rs
 pub fn delete_form(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     check_same_origin(req)?;
-    delete::delete(req, &target.path)?;
-    let trimmed = target.path.trim_end_matches('/');
+    delete::delete(req, target)?;
+    let trimmed = target.url_path.trim_end_matches('/');
     let parent = &trimmed[..trimmed.rfind('/').map_or(0, |i| i + 1)];
     Ok(back_to_listing(req, &folder_url(parent)).unwrap_or_else(|| Response::new(204)))
 }
@@ -99,9 +99,9 @@ fn check_same_origin(req: &Request<'_>) -> Result<(), Error> {
 }
 
 /// The canonical folder a POST writes into: it must exist (404) and be a folder (409).
-fn folder(req: &Request<'_>, norm: &str) -> Result<std::path::PathBuf, Error> {
-    let server = &req.config.server;
-    let found = resolve(&server.root, norm, server.hidden).map_err(|e| match e {
+fn folder(req: &Request<'_>, target: &Target<'_>) -> Result<std::path::PathBuf, Error> {
+    let hidden = req.config.server.hidden;
+    let found = resolve(target.root, &target.path, hidden).map_err(|e| match e {
         ResolveError::NotFound => Error::NotFound,
         ResolveError::Io(e) => Error::Io(e),
     })?;
@@ -170,7 +170,7 @@ struct Ctx<'r> {
     config: &'r crate::config::Config,
     head: &'r crate::http::parse::Head,
     client: std::net::IpAddr,
-    /// The folder's decoded, normalised path, with a trailing slash.
+    /// The folder's decoded, normalised URL path, with a trailing slash (what `[[acl]]` judges).
     folder: &'r str,
 }
 

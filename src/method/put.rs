@@ -19,17 +19,16 @@ use crate::http::response::Response;
 /// the new ETag.
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let server = &req.config.server;
-    let (root, hidden) = (server.root.clone(), server.hidden);
+    let (root, hidden) = (target.root, req.config.server.hidden);
     // Preconditions before the body is read: a refused request gets no `100 Continue`.
-    let before = write::locate(&root, &target.path, hidden, false)
+    let before = write::locate(root, &target.path, hidden, false)
         .ok()
-        .map(|t| target::current_file(&root, &t.path))
+        .map(|t| target::current_file(root, &t.path))
         .transpose()?
         .flatten();
     target::check(req.head, before.as_ref())?;
-    let dest = write::locate(&root, &target.path, hidden, true)?;
-    let result = receive(req, &root, &dest);
+    let dest = write::locate(root, &target.path, hidden, true)?;
+    let result = receive(req, root, &dest);
     if result.is_err() {
         write::remove_created(&dest.created);
     }
