@@ -39,10 +39,19 @@ fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 impl Shelf {
     /// Runs `shelf args…` in `cwd` with `RUST_LOG` unset, so `[log]` decides.
     fn spawn(cwd: &Path, args: &[&str]) -> Shelf {
-        let mut child = Command::new(SHELF)
+        Shelf::spawn_with_rust_log(cwd, args, None)
+    }
+
+    /// Runs `shelf args…` in `cwd` with `RUST_LOG` set to `rust_log`, or unset.
+    fn spawn_with_rust_log(cwd: &Path, args: &[&str], rust_log: Option<&str>) -> Shelf {
+        let mut command = Command::new(SHELF);
+        match rust_log {
+            Some(value) => command.env("RUST_LOG", value),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command
             .args(args)
             .current_dir(cwd)
-            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -550,4 +559,45 @@ fn https_gets_its_own_serving_line_with_the_self_signed_fingerprint() {
     let tls = common::tls::connect(addr, common::tls::trusting_anything(), "localhost");
     let served = common::tls::peer_cert(&tls);
     assert_eq!(shelf::tls::fingerprint(&served), fingerprint);
+}
+
+/// SPEC §1: in-flight requests get at most `shutdown_grace_s`. A client that stops reading a
+/// large response (the write timeout, `body_timeout_s`, is far longer) does not hold the exit.
+#[test]
+fn shutdown_grace_bounds_the_wait_for_a_stalled_response() {
+    let dir = site(
+        "shutdown_grace_s = 1\nbody_timeout_s = 60",
+        "[log]\naccess = false\n",
+    );
+    std::fs::write(dir.path().join("public/big.bin"), vec![1u8; 64 << 20]).unwrap();
+    let mut shelf = Shelf::spawn(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let (_, addr) = shelf.serving();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200", "the response has begun");
+    // Never read on: the socket buffers fill and the server's write blocks.
+    let signalled = Instant::now();
+    shelf.signal("TERM");
+    let status = shelf.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "exit took {:?} with shutdown_grace_s = 1",
+        signalled.elapsed()
+    );
+    drop(stream);
+}
+
+/// SPEC §1: `RUST_LOG` wins over `[log] level`: with the level off, it still turns logs on.
+#[test]
+fn rust_log_wins_over_the_configured_level() {
+    let dir = site("", "[log]\naccess = false\nlevel = \"off\"\n");
+    let shelf = Shelf::spawn_with_rust_log(dir.path(), &["--listen", "127.0.0.1:0"], Some("info"));
+    shelf.serving();
+    shelf.signal("TERM");
+    shelf.log_line_with(&["shutting down"]);
 }
