@@ -6,25 +6,22 @@
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::access;
 use crate::config::Config;
-use crate::dispatch::{self, Request};
+use crate::dispatch;
 use crate::error::Error;
-use crate::http::body::BodyError;
 use crate::http::parse::{self, Head, Limits, Parsed};
-use crate::http::response::{self, Output, Response};
+use crate::http::response::{self, Output};
 use crate::http::{Method, Version};
 use crate::log as access_log;
-use crate::server::{Busy, Shared};
+use crate::request::{BodyWire, Request, RequestBody};
+use crate::state::ServerState;
 
 /// How many bytes a read asks for while a head is arriving.
 const READ_CHUNK: usize = 4096;
-
-/// An unread request body up to this size is read and dropped so the connection can be reused;
-/// a larger one closes the connection instead.
-const DRAIN_MAX: u64 = 64 * 1024;
 
 /// A byte stream the connection loop can run on.
 pub trait Transport: Read + Output {
@@ -53,13 +50,6 @@ pub struct Wire<S> {
     pos: usize,
     /// The read timeout last set on the socket: most requests need no new `setsockopt`.
     read_timeout: Option<Duration>,
-}
-
-/// Object-safe view of a [`Wire`] for request bodies: buffered reads, writes (100 Continue)
-/// and read deadlines.
-pub trait BodyWire: BufRead + Write {
-    /// Bounds the next blocking reads.
-    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 }
 
 impl<S: Transport> BodyWire for Wire<S> {
@@ -159,7 +149,7 @@ pub fn serve<S: Transport>(
     stream: S,
     peer: SocketAddr,
     secure: bool,
-    shared: &Arc<Shared>,
+    shared: &ServerState,
     idle: &AtomicBool,
     accepted: Instant,
 ) {
@@ -195,7 +185,7 @@ struct Link {
 fn serve_requests<S: Transport>(
     wire: &mut Wire<S>,
     link: Link,
-    shared: &Arc<Shared>,
+    shared: &ServerState,
     idle: &AtomicBool,
 ) {
     let Link { peer, accepted, .. } = link;
@@ -298,13 +288,14 @@ fn serve_one<S: Transport>(
     wire: &mut Wire<S>,
     head: Head,
     link: Link,
-    shared: &Arc<Shared>,
+    shared: &ServerState,
     config: &Arc<Config>,
 ) -> Result<(), Stop> {
     let peer = link.peer;
     let (result, settled, user, client) = {
+        let client = access::client_address(peer.ip(), &head, &config.server.trusted_proxies);
         let body = RequestBody::new(wire, &head, config);
-        let mut req = Request::new(&head, peer, config, &shared.cache, body);
+        let mut req = Request::new(&head, client, config, &shared.cache, body);
         req.secure = link.secure;
         req.https_port = shared.https_port();
         // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
@@ -398,161 +389,22 @@ fn is_client_gone(e: &io::Error) -> bool {
     )
 }
 
-/// Maps an error from reading a request body to the request's outcome.
-pub fn body_error(e: io::Error) -> Error {
-    if is_timeout(&e) {
-        return Error::Timeout;
-    }
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<BodyError>())
-    {
-        Some(BodyError::TooLarge) => Error::BodyTooLarge,
-        Some(BodyError::Malformed) => Error::BadRequest("malformed body"),
-        None => Error::Io(e),
+/// Marks a connection busy for the life of one request, so shutdown does not cut it short.
+struct Busy<'a> {
+    idle: &'a AtomicBool,
+}
+
+impl<'a> Busy<'a> {
+    /// Marks `idle` false until dropped.
+    fn new(idle: &'a AtomicBool) -> Busy<'a> {
+        idle.store(false, Ordering::SeqCst);
+        Busy { idle }
     }
 }
 
-pub use body::RequestBody;
-
-mod body {
-    //! The request body as a handler sees it: read lazily, `100 Continue` on first read.
-    use super::*;
-    use crate::http::body::{ChunkedReader, LengthReader};
-    use crate::http::parse::Framing;
-
-    enum State<'a> {
-        /// Not yet read; the first read sends `100 Continue` if the client waits for it.
-        Unread(&'a mut dyn BodyWire),
-        Length(LengthReader<&'a mut dyn BodyWire>),
-        Chunked(ChunkedReader<&'a mut dyn BodyWire>),
-        /// Fully read, or there was none.
-        Done,
-        /// Taken apart by a failed read: unusable, the connection must close.
-        Broken,
-    }
-
-    /// A request body: a `Read` that frames, limits and times out.
-    pub struct RequestBody<'a> {
-        state: State<'a>,
-        framing: Framing,
-        expect_continue: bool,
-        body_timeout: Duration,
-        max_body: u64,
-        max_trailer: usize,
-    }
-
-    impl<'a> RequestBody<'a> {
-        /// A body for `head`, read from `wire` under `config`'s limits.
-        pub fn new<S: Transport>(wire: &'a mut Wire<S>, head: &Head, config: &Config) -> Self {
-            let framing = head.framing();
-            let state = match framing {
-                Framing::None | Framing::Length(0) => State::Done,
-                _ => State::Unread(wire),
-            };
-            RequestBody {
-                state,
-                framing,
-                expect_continue: head.expects_continue(),
-                body_timeout: config.server.body_timeout,
-                max_body: config.server.max_body_bytes,
-                max_trailer: config.server.max_header_bytes,
-            }
-        }
-
-        /// True when the request has a body that has not been read yet.
-        pub fn is_unread(&self) -> bool {
-            matches!(self.state, State::Unread(_))
-        }
-
-        /// The declared length, when the body is not chunked.
-        pub fn declared_len(&self) -> Option<u64> {
-            match self.framing {
-                Framing::None => Some(0),
-                Framing::Length(n) => Some(n),
-                Framing::Chunked => None,
-            }
-        }
-
-        /// Starts reading: `100 Continue` if expected, the body deadline, the framing reader.
-        fn start(&mut self) -> io::Result<()> {
-            let State::Unread(wire) = std::mem::replace(&mut self.state, State::Broken) else {
-                return Ok(());
-            };
-            if self.expect_continue {
-                wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-            }
-            wire.set_read_timeout(self.body_timeout)?;
-            self.state = match self.framing {
-                Framing::Length(n) => State::Length(LengthReader::new(wire, n)),
-                Framing::Chunked => {
-                    State::Chunked(ChunkedReader::new(wire, self.max_body, self.max_trailer))
-                }
-                Framing::None => State::Done,
-            };
-            Ok(())
-        }
-
-        /// After the handler: reads and drops a small unread remainder so the connection stays
-        /// usable. `Ok(false)` when the connection must close because the body was left
-        /// unread; `Err` when draining found it malformed, too large or too slow.
-        pub fn settle(&mut self) -> Result<bool, Error> {
-            match &self.state {
-                State::Done => return Ok(true),
-                State::Broken => return Ok(false),
-                // RFC 9110 §10.1.1: the client waits for 100; we refused, so it sends nothing
-                // we could read, or a body we will not read: close.
-                State::Unread(_) if self.expect_continue => return Ok(false),
-                _ => {}
-            }
-            // A chunked body's size is unknown until read: drain at most DRAIN_MAX of it.
-            let small = match self.framing {
-                Framing::Length(n) => n <= DRAIN_MAX.min(self.max_body),
-                Framing::Chunked | Framing::None => true,
-            };
-            if !small {
-                return Ok(false);
-            }
-            match self.drain() {
-                Ok(()) => Ok(matches!(self.state, State::Done)),
-                Err(e) => Err(body_error(e)),
-            }
-        }
-
-        /// Reads and drops up to `DRAIN_MAX` bytes. Kept out of line: `io::copy` has an 8 KiB
-        /// stack buffer, and inlined into the request loop it would make every connection
-        /// thread touch those pages on every request, drain or not.
-        #[inline(never)]
-        fn drain(&mut self) -> io::Result<()> {
-            io::copy(&mut self.take(DRAIN_MAX + 1), &mut io::sink()).map(drop)
-        }
-    }
-
-    impl Read for RequestBody<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            if matches!(self.state, State::Unread(_)) {
-                self.start()?;
-            }
-            let n = match &mut self.state {
-                State::Length(r) => r.read(out),
-                State::Chunked(r) => r.read(out),
-                State::Done => return Ok(0),
-                State::Broken | State::Unread(_) => {
-                    return Err(io::Error::new(io::ErrorKind::BrokenPipe, "body unusable"));
-                }
-            };
-            match n {
-                Ok(0) if !out.is_empty() => {
-                    self.state = State::Done;
-                    Ok(0)
-                }
-                Ok(n) => Ok(n),
-                Err(e) => {
-                    self.state = State::Broken;
-                    Err(e)
-                }
-            }
-        }
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.idle.store(true, Ordering::SeqCst);
     }
 }
 
@@ -568,18 +420,4 @@ pub fn refuse_overloaded(stream: &mut TcpStream) {
     // The accept loop must never block on a slow client: one non-blocking attempt.
     let _ = stream.set_nonblocking(true);
     let _ = response::write_response(stream, response, framing);
-}
-
-impl Error {
-    /// The response a client receives for this error: the status, the headers that status
-    /// requires, and the reason phrase as a short text body.
-    pub fn response(&self) -> Response {
-        let response = Response::text(self.status());
-        match self {
-            Error::MethodNotAllowed(allow) => response.header("Allow", allow.clone()),
-            Error::Unauthorized => response.header("WWW-Authenticate", "Basic realm=\"shelf\""),
-            Error::Overloaded => response.header("Retry-After", "1"),
-            _ => response,
-        }
-    }
 }

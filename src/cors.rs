@@ -7,9 +7,9 @@
 
 use crate::access;
 use crate::config::Config;
-use crate::dispatch::{Request, Target};
 use crate::http::parse::{Head, is_tchar};
 use crate::http::response::Response;
+use crate::request::{Request, Target};
 
 /// How long a browser may cache a preflight answer, in seconds.
 const MAX_AGE_S: &str = "600";
@@ -61,7 +61,7 @@ pub fn preflight(req: &Request<'_>, target: &Target<'_>) -> Option<Response> {
         return None;
     }
     let allow = allowed(req.config, origin)?;
-    let methods = access::allowed_methods(req.config, &target.path, req.client);
+    let methods = access::allowed_methods(req.config, &target.fs_path, req.client);
     if methods.is_empty() {
         return None; // this client may do nothing here: let the usual refusal answer
     }

@@ -1,16 +1,8 @@
 //! Method → handler. Reads as the original flow: hash the request, read its headers, then per
 //! method the access check and the handler.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::sync::Arc;
-
-use md5::{Digest, Md5};
-
 use crate::access;
-use crate::cache::Cache;
-use crate::config::{Config, Route};
-use crate::conn::RequestBody;
+use crate::config::Config;
 use crate::cors;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
@@ -18,74 +10,8 @@ use crate::http::Method;
 use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
+use crate::request::{Request, Target};
 use crate::routing;
-use crate::tls;
-
-/// One request as the handlers see it.
-pub struct Request<'a> {
-    pub head: &'a Head,
-    pub peer: SocketAddr,
-    /// The client per `trusted_proxies`: used by `[[acl]]` and the access log.
-    pub client: IpAddr,
-    /// The configuration snapshot this request runs under, start to end.
-    pub config: &'a Arc<Config>,
-    /// The server's body cache.
-    pub cache: &'a Cache,
-    pub body: RequestBody<'a>,
-    /// MD5 of the method and target; PUT extends it with the body.
-    pub hash: Md5,
-    /// The user who authenticated, for the access log.
-    pub user: Option<String>,
-    /// The request came over TLS.
-    pub secure: bool,
-    /// The port the HTTPS listener is bound to, if there is one (for `redirect_http`).
-    pub https_port: Option<u16>,
-}
-
-impl<'a> Request<'a> {
-    /// Wraps a parsed head and its body.
-    pub fn new(
-        head: &'a Head,
-        peer: SocketAddr,
-        config: &'a Arc<Config>,
-        cache: &'a Cache,
-        body: RequestBody<'a>,
-    ) -> Request<'a> {
-        let client = access::client_address(peer.ip(), head, &config.server.trusted_proxies);
-        let mut hash = Md5::new();
-        hash.update(head.method().as_str());
-        hash.update(b" ");
-        hash.update(head.target());
-        Request {
-            head,
-            peer,
-            client,
-            config,
-            cache,
-            body,
-            hash,
-            user: None,
-            secure: false,
-            https_port: None,
-        }
-    }
-}
-
-/// The request target, decoded and normalised, and the folder it maps into.
-pub struct Target<'a> {
-    /// The request path: percent-decoded, dot segments resolved; starts with `/`. What
-    /// `[[acl]]` judges and what listings, redirects and `Location` headers show.
-    pub url_path: String,
-    /// The canonical folder this request maps into: `server.root`, or a `dir` route's folder.
-    pub root: &'a Path,
-    /// The path inside `root`, starting with `/`: what handlers read and write.
-    pub path: String,
-    /// The path as sent (still encoded), for redirects.
-    pub raw_path: &'a str,
-    pub query: Option<&'a str>,
-    /// The first `[[route]]` matching `url_path`, if any.
-    pub route: Option<&'a Route>,
-}
 
 /// Answers one request.
 pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
@@ -108,13 +34,13 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let url_path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
     // Routes apply before the filesystem: the first match decides where the request maps.
     let matched = routing::first_match(req.config, &url_path);
-    let (root, path) = routing::place(req.config, matched, &url_path);
+    let (fs_root, fs_path) = routing::place(req.config, matched, &url_path);
     let target = Target {
         url_path,
-        root,
-        path,
         raw_path,
         query,
+        fs_root,
+        fs_path,
         route: matched,
     };
     if let Some(port) = req.https_port
@@ -146,8 +72,27 @@ fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Respons
         None => target.raw_path.to_string(),
     };
     let location =
-        tls::https_location(host, port, &path_and_query).ok_or(Error::BadRequest("bad Host"))?;
+        https_location(host, port, &path_and_query).ok_or(Error::BadRequest("bad Host"))?;
     Ok(Response::text(308).header("Location", location))
+}
+
+/// `redirect_http`: where a plain-HTTP request goes, `https://<Host name>:<port><target>`;
+/// `None` when the Host is not a plain host name or address (it is sent back in a header).
+fn https_location(host: &str, port: u16, path_and_query: &str) -> Option<String> {
+    let name = host_name(host)?;
+    Some(format!("https://{name}:{port}{path_and_query}"))
+}
+
+/// The host of a `Host` value without its port; an IPv6 literal keeps its brackets.
+fn host_name(host: &str) -> Option<&str> {
+    if let Some(rest) = host.strip_prefix('[') {
+        let inner = &rest[..rest.find(']')?];
+        let literal = |c: char| c.is_ascii_hexdigit() || ".:".contains(c);
+        return (!inner.is_empty() && inner.chars().all(literal)).then(|| &host[..inner.len() + 2]);
+    }
+    let name = host.split_once(':').map_or(host, |(name, _)| name);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+    (!name.is_empty() && name.chars().all(allowed)).then_some(name)
 }
 
 /// Adds what every response carries by configuration, whatever produced it (a handler or an
@@ -198,5 +143,31 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
         Method::Patch => method::patch::handle(req, target),
         Method::Delete => method::delete::handle(req, target),
         _ => Err(Error::NotImplemented),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("", None),
+            ("evil.example/x", None),
+            ("a b", None),
+            ("[::1", None),
+            (":8080", None),
+            ("example.com", Some("example.com")),
+            ("example.com:8080", Some("example.com")),
+            ("127.0.0.1:80", Some("127.0.0.1")),
+            ("[::1]:8080", Some("[::1]")),
+            ("[::1]", Some("[::1]")),
+            ("[v1.x]", None),
+            ("a:b:c", Some("a")),
+        ];
+        for (host, want) in rows {
+            assert_eq!(host_name(host), *want, "{host:?}");
+        }
     }
 }

@@ -1,12 +1,17 @@
 //! The one error type of the request path, and its one map to HTTP statuses.
 //!
-//! Handlers return `Err(Error)`; `conn.rs` turns it into a response with `status()`, a body that
-//! is the reason phrase (never `to_string()` of a cause, never a host path), and closes the
-//! connection when `must_close()` says so.
+//! Handlers return `Err(Error)`; [`Error::response`] turns it into a response with `status()`
+//! and a body that is the reason phrase (never `to_string()` of a cause, never a host path), and
+//! the connection closes when `must_close()` says so. Everything that becomes an `Error` is
+//! mapped here: file-system lookups, body reads, parse failures.
 
 use std::io;
 
+use crate::fs::path::ResolveError;
+use crate::http::body::BodyError;
+use crate::http::multipart::Malformed;
 use crate::http::parse::ParseError;
+use crate::http::response::Response;
 
 /// Everything that can stop a request short of a normal response.
 #[derive(Debug)]
@@ -89,9 +94,46 @@ fn io_status(e: &io::Error) -> u16 {
     }
 }
 
+impl Error {
+    /// The response a client receives for this error: the status, the headers that status
+    /// requires, and the reason phrase as a short text body.
+    pub fn response(&self) -> Response {
+        let response = Response::text(self.status());
+        match self {
+            Error::MethodNotAllowed(allow) => response.header("Allow", allow.clone()),
+            Error::Unauthorized => response.header("WWW-Authenticate", "Basic realm=\"shelf\""),
+            Error::Overloaded => response.header("Retry-After", "1"),
+            _ => response,
+        }
+    }
+}
+
+/// An I/O error, from the file system or from a request body. A body's reader marks what the
+/// client did wrong ([`BodyError`], a multipart [`Malformed`]), so a plain `?` on a body read
+/// answers 400, 408 or 413 rather than 500.
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        let inner = e.get_ref();
+        if let Some(body) = inner.and_then(|i| i.downcast_ref::<BodyError>()) {
+            return match body {
+                BodyError::Malformed => Error::BadRequest("malformed body"),
+                BodyError::TooLarge => Error::BodyTooLarge,
+                BodyError::Timeout => Error::Timeout,
+            };
+        }
+        if inner.is_some_and(|i| i.is::<Malformed>()) {
+            return Error::BadRequest("malformed multipart body");
+        }
         Error::Io(e)
+    }
+}
+
+impl From<ResolveError> for Error {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::NotFound => Error::NotFound,
+            ResolveError::Io(e) => Error::Io(e),
+        }
     }
 }
 

@@ -16,8 +16,10 @@ pub mod http;
 pub mod log;
 pub mod method;
 pub mod range;
+pub mod request;
 pub mod routing;
 pub mod server;
+pub mod state;
 pub mod tls;
 
 pub use config::Config;

@@ -8,11 +8,11 @@ use std::path::Path;
 
 use crate::access;
 use crate::config::{Config, Route, RouteTarget};
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
 use crate::method;
+use crate::request::{Request, Target};
 
 /// The first route whose pattern matches the normalised request path.
 pub fn first_match<'c>(config: &'c Config, url_path: &str) -> Option<&'c Route> {

@@ -1,22 +1,23 @@
 //! The accept loops, the connection cap, live reload and graceful shutdown.
 //!
 //! [`Server::start`] binds the listeners and returns a [`Handle`]; each accepted socket gets a
-//! thread with a small stack that runs `conn::serve`. One [`Shared`] value holds what every
-//! connection reads: the current configuration snapshot, the stop flag, the live connections.
+//! thread with a small stack that runs `conn::serve`, and a thread that finished its connection
+//! waits briefly for the next one. [`Shared`] holds the live connections and the
+//! [`ServerState`] every connection reads.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::cache::Cache;
 use crate::config::reload::{self, Overrides, Watcher};
 use crate::config::{Config, ConfigError, RouteTarget};
 use crate::conn;
+use crate::state::ServerState;
 use crate::tls::{self, Certs, Identity, Source};
 
 /// Stack of a connection thread. The request path is shallow; pages are only committed when
@@ -29,17 +30,12 @@ const MAX_SPARE_THREADS: usize = 64;
 /// How long a spare thread waits for a new connection before it exits.
 const SPARE_FOR: Duration = Duration::from_secs(2);
 
-/// State every connection thread reads.
+/// The server's own bookkeeping, and the [`ServerState`] its connections read.
 pub struct Shared {
     spare: Spare,
-    config: RwLock<Arc<Config>>,
-    /// File bodies and their compressed forms, bounded by `[cache] max_bytes`.
-    pub cache: Cache,
+    state: ServerState,
     /// The TLS configuration and the certificate served now.
     pub tls: Certs,
-    /// The port the HTTPS listener is bound to; 0 when there is none.
-    https_port: AtomicU16,
-    stopping: AtomicBool,
     active: AtomicUsize,
     next_id: AtomicU64,
     live: Mutex<HashMap<u64, Live>>,
@@ -56,40 +52,17 @@ impl Shared {
         let tls = Certs::new().map_err(|e| StartError::Io(io::Error::other(e)))?;
         Ok(Arc::new(Shared {
             spare: Spare::new(),
-            cache: Cache::new(config.cache.max_bytes),
+            state: ServerState::new(config),
             tls,
-            https_port: AtomicU16::new(0),
-            config: RwLock::new(Arc::new(config)),
-            stopping: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
         }))
     }
 
-    /// The port the HTTPS listener is bound to now, if there is one.
-    pub fn https_port(&self) -> Option<u16> {
-        Some(self.https_port.load(Ordering::SeqCst)).filter(|p| *p != 0)
-    }
-
-    /// The configuration in force now; a request keeps the snapshot it started with.
-    pub fn config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn replace_config(&self, new: Arc<Config>) {
-        match self.config.write() {
-            Ok(mut guard) => *guard = new,
-            Err(poisoned) => *poisoned.into_inner() = new,
-        }
-    }
-
-    /// True once shutdown began: connections close after their current request.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+    /// The configuration in force now.
+    fn config(&self) -> Arc<Config> {
+        self.state.config()
     }
 
     /// Connections being served now.
@@ -112,7 +85,7 @@ impl Shared {
 
     /// Begins shutdown: idle connections are woken to close; busy ones close after replying.
     fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.state.begin_stopping();
         for live in lock(&self.live).values() {
             if live.idle.load(Ordering::SeqCst) {
                 let _ = live.stream.shutdown(Shutdown::Read);
@@ -123,25 +96,6 @@ impl Shared {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Marks a connection busy for the life of one request.
-pub struct Busy<'a> {
-    idle: &'a AtomicBool,
-}
-
-impl<'a> Busy<'a> {
-    /// Marks `idle` false until dropped.
-    pub fn new(idle: &'a AtomicBool) -> Busy<'a> {
-        idle.store(false, Ordering::SeqCst);
-        Busy { idle }
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.idle.store(true, Ordering::SeqCst);
-    }
 }
 
 /// Releases a connection's slot when its thread ends, however it ends.
@@ -245,11 +199,11 @@ impl Job {
         } = self;
         let shared = &slot.shared;
         if !secure {
-            return conn::serve(stream, peer, false, shared, &idle, accepted);
+            return conn::serve(stream, peer, false, &shared.state, &idle, accepted);
         }
         let deadline = accepted + shared.config().server.header_timeout;
         match tls::handshake(stream, shared.tls.server_config(), deadline) {
-            Ok(stream) => conn::serve(stream, peer, true, shared, &idle, accepted),
+            Ok(stream) => conn::serve(stream, peer, true, &shared.state, &idle, accepted),
             // Garbage, a stall or a client that gave up: nobody to answer, just close.
             Err(e) => log::debug!("{peer}: TLS handshake failed: {e}"),
         }
@@ -306,7 +260,7 @@ fn connection_thread(first: Job, shared: &Shared) {
     loop {
         job.run();
         match shared.spare.wait() {
-            Some(next) if !shared.is_stopping() => job = next,
+            Some(next) if !shared.state.is_stopping() => job = next,
             _ => return,
         }
     }
@@ -477,7 +431,7 @@ fn rebind(shared: &Arc<Shared>, bound: &Bound) -> io::Result<()> {
     let plain = rebind_one(&mut bound.plain, config.server.listen, false, shared);
     let tls = rebind_one(&mut bound.tls, config.tls.listen, true, shared);
     let port = bound.tls.as_ref().map_or(0, |l| l.local.port());
-    shared.https_port.store(port, Ordering::SeqCst);
+    shared.state.set_https_port(port);
     plain.and(tls)
 }
 
@@ -531,8 +485,8 @@ fn apply_reload(
     };
     let changes = Config::describe_changes(&old, &new);
     log::set_max_level(new.log.level);
-    shared.cache.set_max_bytes(new.cache.max_bytes);
-    shared.replace_config(Arc::new(new));
+    shared.state.cache.set_max_bytes(new.cache.max_bytes);
+    shared.state.replace_config(Arc::new(new));
     if let Some(identity) = identity {
         shared.tls.install(identity);
     }

@@ -313,49 +313,9 @@ impl Transport for TlsStream {
     }
 }
 
-/// `redirect_http`: where a plain-HTTP request goes, `https://<Host name>:<port><target>`;
-/// `None` when the Host is not a plain host name or address (it is sent back in a header).
-pub fn https_location(host: &str, port: u16, path_and_query: &str) -> Option<String> {
-    let name = host_name(host)?;
-    Some(format!("https://{name}:{port}{path_and_query}"))
-}
-
-/// The host of a `Host` value without its port; an IPv6 literal keeps its brackets.
-fn host_name(host: &str) -> Option<&str> {
-    if let Some(rest) = host.strip_prefix('[') {
-        let inner = &rest[..rest.find(']')?];
-        let literal = |c: char| c.is_ascii_hexdigit() || ".:".contains(c);
-        return (!inner.is_empty() && inner.chars().all(literal)).then(|| &host[..inner.len() + 2]);
-    }
-    let name = host.split_once(':').map_or(host, |(name, _)| name);
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
-    (!name.is_empty() && name.chars().all(allowed)).then_some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_names() {
-        let rows: &[(&str, Option<&str>)] = &[
-            ("", None),
-            ("evil.example/x", None),
-            ("a b", None),
-            ("[::1", None),
-            (":8080", None),
-            ("example.com", Some("example.com")),
-            ("example.com:8080", Some("example.com")),
-            ("127.0.0.1:80", Some("127.0.0.1")),
-            ("[::1]:8080", Some("[::1]")),
-            ("[::1]", Some("[::1]")),
-            ("[v1.x]", None),
-            ("a:b:c", Some("a")),
-        ];
-        for (host, want) in rows {
-            assert_eq!(host_name(host), *want, "{host:?}");
-        }
-    }
 
     #[test]
     fn fingerprint_format() {

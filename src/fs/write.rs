@@ -16,7 +16,6 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use md5::{Digest, Md5};
 
 use super::path::{TEMP_PREFIX, is_visible_name};
-use crate::conn::body_error;
 use crate::error::Error;
 
 /// Where a write lands.
@@ -211,7 +210,7 @@ pub fn copy_body(
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(body_error(e)),
+            Err(e) => return Err(e.into()),
         };
         if let Some(hash) = hash.as_deref_mut() {
             hash.update(&buf[..n]);

@@ -15,15 +15,15 @@ pub const MAX_SIZE_LINE: usize = 4096;
 /// Most hex digits in a chunk size: 16 fill a u64, so no size can overflow.
 const MAX_SIZE_DIGITS: usize = 16;
 
-/// Why a body was refused; carried inside an `io::Error` (`InvalidData`).
-///
-/// Map with `e.get_ref().and_then(|i| i.downcast_ref::<BodyError>())`.
+/// Why a body was refused; carried inside an `io::Error`, which `Error::from` maps to a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     /// The chunked framing is broken (400).
     Malformed,
     /// The decoded body or its trailers exceed their limit (413).
     TooLarge,
+    /// The client paused longer than `body_timeout_s` (408).
+    Timeout,
 }
 
 impl fmt::Display for BodyError {
@@ -31,6 +31,7 @@ impl fmt::Display for BodyError {
         f.write_str(match self {
             BodyError::Malformed => "malformed chunked body",
             BodyError::TooLarge => "request body too large",
+            BodyError::Timeout => "request body too slow",
         })
     }
 }
@@ -39,7 +40,11 @@ impl std::error::Error for BodyError {}
 
 impl From<BodyError> for io::Error {
     fn from(e: BodyError) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, e)
+        let kind = match e {
+            BodyError::Timeout => io::ErrorKind::TimedOut,
+            BodyError::Malformed | BodyError::TooLarge => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
     }
 }
 

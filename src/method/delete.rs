@@ -5,11 +5,11 @@ use std::fs;
 use std::path::Path;
 
 use super::target;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
-use crate::fs::path::{ResolveError, resolve};
+use crate::fs::path::resolve;
 use crate::fs::write;
 use crate::http::response::Response;
+use crate::request::{Request, Target};
 
 /// Deletes what `target` names: 204, or 404 / 409 / 412.
 #[inline(never)] // see method/mod.rs
@@ -20,12 +20,9 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
 
 /// Removes the entry `target` names, under its write lock.
 pub fn delete(req: &Request<'_>, target: &Target<'_>) -> Result<(), Error> {
-    let (root, norm, hidden) = (target.root, &target.path, req.config.server.hidden);
+    let (root, norm, hidden) = (target.fs_root, &target.fs_path, req.config.server.hidden);
     // Missing, hidden, or a symlink leading outside the root: absent, as for a read.
-    let found = resolve(root, norm, hidden).map_err(|e| match e {
-        ResolveError::NotFound => Error::NotFound,
-        ResolveError::Io(e) => Error::Io(e),
-    })?;
+    let found = resolve(root, norm, hidden)?;
     if found.path == *root {
         // Never the root (or a `dir` route's folder) itself, however it is named.
         return Err(Error::Forbidden);

@@ -12,12 +12,12 @@ use crate::cache::{Stamp, Variant};
 use crate::compress::{self, Coding};
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
-use crate::dispatch::Request;
 use crate::error::Error;
 use crate::fs::etag;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
 use crate::range::{self, ByteRange, Multipart, RangeOutcome};
+use crate::request::Request;
 
 /// Single ranges up to this size are read into memory with one `pread`.
 const PREAD_MAX: u64 = 16 * 1024;

@@ -8,32 +8,32 @@ use std::path::Path;
 use crate::access;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::listing;
-use crate::fs::path::{ResolveError, Resolved, resolve};
+use crate::fs::path::{Resolved, resolve};
 use crate::http::Method;
 use crate::http::accept;
 use crate::http::response::{Body, Response};
+use crate::request::{Request, Target};
 
 use super::file;
 
-/// Serves the file, index file or listing at `target` (inside `target.root`).
+/// Serves the file, index file or listing at `target` (inside `target.fs_root`).
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let server = &req.config.server;
-    let (root, hidden) = (target.root, server.hidden);
-    let found = resolve(root, &target.path, hidden).map_err(resolve_error)?;
+    let (root, hidden) = (target.fs_root, server.hidden);
+    let found = resolve(root, &target.fs_path, hidden)?;
     if !found.is_dir {
-        return serve_fresh(req, (root, hidden), &target.path, found);
+        return serve_fresh(req, (root, hidden), &target.fs_path, found);
     }
     // The URL decides: `/docs` maps to a `dir` route's folder as `/`, and still needs the slash.
     if !target.url_path.ends_with('/') {
         return Ok(redirect_to_folder(target));
     }
     for name in &server.index {
-        let candidate = format!("{}{}", target.path, name);
+        let candidate = format!("{}{}", target.fs_path, name);
         if let Ok(index) = resolve(root, &candidate, hidden)
             && !index.is_dir
         {
@@ -55,7 +55,7 @@ pub fn serve_named(req: &Request<'_>, path: &Path) -> Result<Response, Error> {
         return Err(Error::NotFound);
     };
     let norm = format!("/{name}");
-    let found = resolve(root, &norm, true).map_err(resolve_error)?;
+    let found = resolve(root, &norm, true)?;
     serve_fresh(req, (root, true), &norm, found)
 }
 
@@ -76,19 +76,12 @@ fn serve_fresh(
     for _ in 0..RETRIES {
         match file::serve(req, root, &found.path, &found.metadata) {
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {
-                found = resolve(root, norm, hidden).map_err(resolve_error)?;
+                found = resolve(root, norm, hidden)?;
             }
             other => return other,
         }
     }
     file::serve(req, root, &found.path, &found.metadata)
-}
-
-fn resolve_error(e: ResolveError) -> Error {
-    match e {
-        ResolveError::NotFound => Error::NotFound,
-        ResolveError::Io(e) => Error::Io(e),
-    }
 }
 
 /// 301 to the folder's URL with a trailing slash, query kept.
@@ -108,7 +101,7 @@ fn serve_listing(
     dir: &Resolved,
 ) -> Result<Response, Error> {
     let hidden = req.config.server.hidden;
-    let mut entries = listing::read_entries_within(target.root, &dir.path, hidden)?;
+    let mut entries = listing::read_entries_within(target.fs_root, &dir.path, hidden)?;
     let (key, order) = listing::parse_sort(target.query);
     listing::sort_entries(&mut entries, key, order);
     let accept_header = req.head.header("accept");

@@ -2,10 +2,10 @@
 
 use crate::access;
 use crate::config::Config;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::http::Method;
 use crate::http::response::Response;
+use crate::request::{Request, Target};
 use crate::routing;
 
 /// `OPTIONS /path`: 204 with the methods permitted on that path (credentials ignored).

@@ -10,13 +10,13 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
 use super::target;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::fs::etag;
-use crate::fs::path::{ResolveError, resolve};
+use crate::fs::path::resolve;
 use crate::fs::write::{self, TempFile};
 use crate::http::response::Response;
 use crate::range;
+use crate::request::{Request, Target};
 
 /// Where the body goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +30,8 @@ enum Place {
 /// Patches the file at `target`: 204 + the new ETag, or 404 / 409 / 412 / 416 / 400.
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let root = target.root;
-    let found = resolve(root, &target.path, req.config.server.hidden).map_err(|e| match e {
-        ResolveError::NotFound => Error::NotFound,
-        ResolveError::Io(e) => Error::Io(e),
-    })?;
+    let root = target.fs_root;
+    let found = resolve(root, &target.fs_path, req.config.server.hidden)?;
     if !found.metadata.is_file() {
         return Err(Error::Conflict);
     }

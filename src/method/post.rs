@@ -3,23 +3,23 @@
 //! button (`POST <entry>?delete`, guarded exactly like DELETE).
 
 use std::fs::{self, Metadata};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use md5::{Digest, Md5};
 
 use super::delete;
 use crate::access;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::listing::{encode_href, push_json_string};
-use crate::fs::path::{ResolveError, TEMP_PREFIX, resolve};
+use crate::fs::path::{TEMP_PREFIX, resolve};
 use crate::fs::write::{self, TempFile};
 use crate::http::Method;
 use crate::http::accept;
-use crate::http::multipart::{self, Malformed, Multipart, PartBody};
+use crate::http::multipart::{self, Multipart, PartBody};
 use crate::http::response::{Body, Response};
+use crate::request::{Request, Target};
 
 /// Longest saved file name, in bytes (the usual file-system limit).
 const MAX_NAME: usize = 255;
@@ -101,10 +101,7 @@ fn check_same_origin(req: &Request<'_>) -> Result<(), Error> {
 /// The canonical folder a POST writes into: it must exist (404) and be a folder (409).
 fn folder(req: &Request<'_>, target: &Target<'_>) -> Result<std::path::PathBuf, Error> {
     let hidden = req.config.server.hidden;
-    let found = resolve(target.root, &target.path, hidden).map_err(|e| match e {
-        ResolveError::NotFound => Error::NotFound,
-        ResolveError::Io(e) => Error::Io(e),
-    })?;
+    let found = resolve(target.fs_root, &target.fs_path, hidden)?;
     match found.is_dir {
         true => Ok(found.path),
         false => Err(Error::Conflict),
@@ -132,7 +129,7 @@ fn upload(
     let hidden = req.config.server.hidden;
     let mut saved = Vec::new();
     let mut parts = Multipart::new(&mut req.body, boundary);
-    while let Some(head) = parts.next_part().map_err(part_error)? {
+    while let Some(head) = parts.next_part()? {
         // A file input left empty sends a part with `filename=""`; plain fields have none.
         let Some(sent) = head.filename.filter(|f| !f.is_empty()) else {
             continue;
@@ -240,20 +237,12 @@ fn copy_part(part: &mut dyn Read, out: &mut fs::File) -> Result<u64, Error> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0;
     loop {
-        let n = part.read(&mut buf).map_err(part_error)?;
+        let n = part.read(&mut buf)?;
         if n == 0 {
             return Ok(total);
         }
         out.write_all(&buf[..n])?;
         total += n as u64;
-    }
-}
-
-/// A malformed multipart body is 400; anything else is an error of the body underneath.
-fn part_error(e: io::Error) -> Error {
-    match e.get_ref().is_some_and(|inner| inner.is::<Malformed>()) {
-        true => Error::BadRequest("malformed multipart body"),
-        false => crate::conn::body_error(e),
     }
 }
 

@@ -6,28 +6,28 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use md5::Digest;
+use md5::{Digest, Md5};
 
 use super::target;
-use crate::dispatch::{Request, Target};
 use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::write::{self, TempFile, WriteTarget};
 use crate::http::response::Response;
+use crate::request::{Request, Target};
 
 /// Stores the body at `target` and answers 201 + `Location` (created) or 204 (replaced), with
 /// the new ETag.
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let (root, hidden) = (target.root, req.config.server.hidden);
+    let (root, hidden) = (target.fs_root, req.config.server.hidden);
     // Preconditions before the body is read: a refused request gets no `100 Continue`.
-    let before = write::locate(root, &target.path, hidden, false)
+    let before = write::locate(root, &target.fs_path, hidden, false)
         .ok()
         .map(|t| target::current_file(root, &t.path))
         .transpose()?
         .flatten();
     target::check(req.head, before.as_ref())?;
-    let dest = write::locate(root, &target.path, hidden, true)?;
+    let dest = write::locate(root, &target.fs_path, hidden, true)?;
     let result = receive(req, root, &dest);
     if result.is_err() {
         write::remove_created(&dest.created);
@@ -48,7 +48,7 @@ fn receive(
     dest: &WriteTarget,
 ) -> Result<(bool, String), Error> {
     let mut temp = TempFile::create_in(&dest.dir)?;
-    let mut hash = req.hash.clone();
+    let mut hash = request_hash(req);
     write::copy_body(&mut req.body, temp.file(), Some(&mut hash))?;
     let digest: [u8; 16] = hash.finalize().into();
     let _lock = write::lock(&dest.path);
@@ -67,6 +67,16 @@ fn receive(
     applied().record(&dest.path, digest, &tag);
     req.cache.invalidate(&dest.path);
     Ok((now.is_none(), tag))
+}
+
+/// The MD5 of the request line's method and target, to be extended with the body: the
+/// request's identity, for recognising a repeated PUT.
+fn request_hash(req: &Request<'_>) -> Md5 {
+    let mut hash = Md5::new();
+    hash.update(req.head.method().as_str());
+    hash.update(b" ");
+    hash.update(req.head.target());
+    hash
 }
 
 /// At most this many paths remember their last PUT.

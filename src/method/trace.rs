@@ -2,9 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::dispatch::Request;
 use crate::error::Error;
 use crate::http::response::{Body, Response};
+use crate::request::Request;
 
 /// Fields never echoed: they carry secrets a script in the page could read (RFC 9110 §9.3.8).
 const REDACTED: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
