@@ -65,6 +65,34 @@ fn rule_for<'c>(config: &'c Config, path: &str, method: &Method) -> Option<&'c A
         .find(|rule| rule.methods.contains(method) && rule.path.matches(path).is_some())
 }
 
+/// What `[[acl]]` says of `method` on `path` before any address or credential is looked at.
+pub enum Rule<'c> {
+    /// No rule matches, and the method reads: open to everyone.
+    Open,
+    /// No rule matches, and the method writes: writes exist only where a rule names them.
+    Closed,
+    /// The first matching rule decides.
+    Matched(&'c AclRule),
+}
+
+/// The rule governing `method` on `path`.
+pub fn rule<'c>(config: &'c Config, path: &str, method: &Method) -> Rule<'c> {
+    match rule_for(config, path, method) {
+        Some(rule) => Rule::Matched(rule),
+        None if method.is_write() => Rule::Closed,
+        None => Rule::Open,
+    }
+}
+
+/// True when `client`'s address may use `method` on `path` (credentials are asked later).
+pub fn admits(config: &Config, path: &str, method: &Method, client: IpAddr) -> bool {
+    match rule(config, path, method) {
+        Rule::Open => true,
+        Rule::Closed => false,
+        Rule::Matched(rule) => check_address(rule, client).is_ok(),
+    }
+}
+
 /// Decides whether `method` on `path` may proceed. `Ok(Some(user))` when a user
 /// authenticated; `Ok(None)` when no authentication was needed.
 pub fn authorize(
@@ -74,11 +102,11 @@ pub fn authorize(
     client: IpAddr,
     head: &Head,
 ) -> Result<Option<String>, Error> {
-    let Some(rule) = rule_for(config, path, method) else {
-        if method.is_write() {
-            return Err(Error::MethodNotAllowed(allow_header(config, path, client)));
-        }
-        return Ok(None);
+    let rule = match rule(config, path, method) {
+        Rule::Open => return Ok(None),
+        // The dispatcher answers 405 before asking (`allow::refuses`); this only backs it up.
+        Rule::Closed => return Err(Error::Forbidden),
+        Rule::Matched(rule) => rule,
     };
     check_address(rule, client)?;
     if rule.users.is_empty() {
@@ -231,37 +259,6 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
     }
     Some(out)
-}
-
-/// The methods the configuration permits on `path` for `client`, ignoring credentials.
-pub fn allowed_methods(config: &Config, path: &str, client: IpAddr) -> Vec<Method> {
-    Method::IMPLEMENTED
-        .iter()
-        .filter(|m| permits(config, path, m, client))
-        .cloned()
-        .collect()
-}
-
-/// True when the configuration permits `method` on `path` for `client`, ignoring credentials
-/// (what `Allow` says, for one method).
-pub fn permits(config: &Config, path: &str, method: &Method, client: IpAddr) -> bool {
-    Method::IMPLEMENTED.contains(method)
-        && (*method != Method::Trace || config.server.trace)
-        && match rule_for(config, path, method) {
-            Some(rule) => check_address(rule, client).is_ok(),
-            None => !method.is_write(),
-        }
-}
-
-/// The `Allow` value for `path`.
-pub fn allow_header(config: &Config, path: &str, client: IpAddr) -> String {
-    join(&allowed_methods(config, path, client))
-}
-
-/// Methods as an `Allow` value: `GET, HEAD, OPTIONS`.
-pub fn join(methods: &[Method]) -> String {
-    let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
-    names.join(", ")
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ fn serve_one<S: Transport>(
     config: &Arc<Config>,
 ) -> Result<(), Stop> {
     let peer = link.peer;
-    let (result, settled, user, client) = {
+    let (result, settled, user, client, route) = {
         let client = access::client_address(peer.ip(), &head, &config.server.trusted_proxies);
         let body = RequestBody::new(wire, &head, config);
         let mut req = Request::new(&head, client, config, &shared.cache, body);
@@ -314,21 +314,26 @@ fn serve_one<S: Transport>(
                 Err(e) => (result.and(Err(e)), false),
             },
         };
-        (result, settled, req.user.take(), req.client)
+        (result, settled, req.user.take(), req.client, req.route)
     };
     let mut close = !head.keep_alive() || !settled || shared.is_stopping();
-    let response = match result {
-        Ok(response) => response,
-        Err(Error::Io(e)) if is_client_gone(&e) => return Err(Stop::Quiet),
+    match &result {
+        Err(Error::Io(e)) if is_client_gone(e) => return Err(Stop::Quiet),
         Err(e) => {
-            if let Error::Io(io) = &e {
+            if let Error::Io(io) = e {
                 log::warn!("{peer}: {} {}: {io}", head.method(), head.target());
             }
             close |= e.must_close();
-            e.response()
         }
+        Ok(_) => {}
+    }
+    let finishing = dispatch::Finish {
+        head: &head,
+        config,
+        secure: link.secure,
+        route,
     };
-    let response = dispatch::finish(response, &head, config, link.secure);
+    let response = dispatch::finish(result, &finishing);
     let version = head.version();
     // RFC 9112 §6.3: without chunked framing, a 1.0 body of unknown length ends at the close.
     close |= version == Version::Http10 && matches!(response.body, response::Body::Stream(_));

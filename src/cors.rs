@@ -5,7 +5,7 @@
 //! preflight is answered by [`preflight`] before access checks, as browsers send it without
 //! credentials (Fetch §3.2.2).
 
-use crate::access;
+use crate::allow;
 use crate::config::Config;
 use crate::http::parse::{Head, is_tchar};
 use crate::http::response::Response;
@@ -36,19 +36,18 @@ impl Allowed<'_> {
 
 /// True when the answer to a request depends on its `Origin` (a list of origins, not `*`).
 fn varies(config: &Config) -> bool {
-    !config.cors.origins.is_empty() && !config.cors.origins.iter().any(|o| o == "*")
+    !config.cors.origins.is_empty() && !config.cors.allows_any()
 }
 
-/// Whether `origin` may read responses. Origins compare case-insensitively: scheme and host are.
+/// Whether `origin` may read responses, and what it is told.
 fn allowed<'a>(config: &Config, origin: &'a str) -> Option<Allowed<'a>> {
-    let origins = &config.cors.origins;
-    if origins.iter().any(|o| o == "*") {
-        return Some(Allowed::Any);
+    match config.cors.allows_any() {
+        true => Some(Allowed::Any),
+        false => config
+            .cors
+            .allows(origin)
+            .then_some(Allowed::Origin(origin)),
     }
-    origins
-        .iter()
-        .any(|o| o.eq_ignore_ascii_case(origin))
-        .then_some(Allowed::Origin(origin))
 }
 
 /// Answers a CORS preflight: an `OPTIONS` with `Origin` and `Access-Control-Request-Method`
@@ -61,11 +60,11 @@ pub fn preflight(req: &Request<'_>, target: &Target<'_>) -> Option<Response> {
         return None;
     }
     let allow = allowed(req.config, origin)?;
-    let methods = access::allowed_methods(req.config, &target.fs_path, req.client);
+    let methods = allow::permitted(req.config, target, req.client);
     if methods.is_empty() {
         return None; // this client may do nothing here: let the usual refusal answer
     }
-    let methods = access::join(&methods);
+    let methods = allow::header(&methods);
     let mut resp = Response::new(204)
         .header("Allow", methods.clone())
         .header("Access-Control-Allow-Origin", allow.value())

@@ -1,8 +1,10 @@
-//! Method → handler. Reads as the original flow: hash the request, read its headers, then per
-//! method the access check and the handler.
+//! The request ladder: method → target → `redirect_http` → 405 → CORS preflight → `[[acl]]` →
+//! route answer → the method's handler; then [`finish`], the one post-processing step every
+//! response goes through, whatever produced it.
 
 use crate::access;
-use crate::config::Config;
+use crate::allow;
+use crate::config::{Config, Route};
 use crate::cors;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
@@ -11,9 +13,9 @@ use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
 use crate::request::{Request, Target};
-use crate::routing;
+use crate::routing::{self, RouteAnswer};
 
-/// Answers one request.
+/// Answers one request. Sets `req.route` when a `[[route]]` decides where it goes.
 pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
     match method {
@@ -21,9 +23,8 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it
         // is refused before the target is read as one.
         Method::Connect => {
-            return Err(Error::MethodNotAllowed(method::options::all_methods(
-                req.config,
-            )));
+            let served = allow::served(req.config);
+            return Err(Error::MethodNotAllowed(allow::header(&served)));
         }
         _ => {}
     }
@@ -31,34 +32,38 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     if raw_path == "*" {
         return method::options::asterisk(req.config, &method);
     }
-    let url_path = normalize_path(raw_path).map_err(|_| Error::BadRequest("bad path"))?;
-    // Routes apply before the filesystem: the first match decides where the request maps.
-    let matched = routing::first_match(req.config, &url_path);
-    let (fs_root, fs_path) = routing::place(req.config, matched, &url_path);
-    let target = Target {
-        url_path,
-        raw_path,
-        query,
-        fs_root,
-        fs_path,
-        route: matched,
-    };
+    let target = locate(req.config, raw_path, query)?;
     if let Some(port) = req.https_port
         && req.config.tls.redirect_http
         && !req.secure
     {
         return to_https(req, port, &target);
     }
-    let mut result = route(req, &method, &target);
-    if let Some(matched) = matched {
-        result = result.map(|response| routing::add_headers(response, &matched.headers));
-    }
-    match result {
-        Err(Error::NotFound) if matches!(method, Method::Get | Method::Head) => {
-            method::get::not_found(req.config)
-        }
-        other => other,
-    }
+    req.route = target.route;
+    by_method(req, &method, &target)
+}
+
+/// The decoded, normalised path and where it maps: the first matching route decides, before
+/// the file system.
+fn locate<'a>(
+    config: &'a Config,
+    raw_path: &'a str,
+    query: Option<&'a str>,
+) -> Result<Target<'a>, Error> {
+    let url_path = normalize_path(raw_path).map_err(|e| {
+        log::debug!("400 for path {raw_path:?}: {e}");
+        Error::BadRequest("bad path")
+    })?;
+    let route = routing::first_match(config, &url_path);
+    let (fs_root, fs_path) = routing::place(config, route, &url_path);
+    Ok(Target {
+        url_path,
+        raw_path,
+        query,
+        fs_root,
+        fs_path,
+        route,
+    })
 }
 
 /// `redirect_http` (SPEC §2): 308 to the same path and query on the HTTPS port.
@@ -67,10 +72,7 @@ fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Respons
         .head
         .header("host")
         .ok_or(Error::BadRequest("no Host"))?;
-    let path_and_query = match target.query {
-        Some(query) => format!("{}?{query}", target.raw_path),
-        None => target.raw_path.to_string(),
-    };
+    let path_and_query = target.with_query(target.raw_path);
     let location =
         https_location(host, port, &path_and_query).ok_or(Error::BadRequest("bad Host"))?;
     Ok(Response::text(308).header("Location", location))
@@ -95,30 +97,19 @@ fn host_name(host: &str) -> Option<&str> {
     (!name.is_empty() && name.chars().all(allowed)).then_some(name)
 }
 
-/// Adds what every response carries by configuration, whatever produced it (a handler or an
-/// error): `Strict-Transport-Security` over HTTPS, and the CORS headers.
-pub fn finish(mut resp: Response, head: &Head, config: &Config, secure: bool) -> Response {
-    if secure && let Some(hsts) = &config.tls.hsts {
-        resp.headers
-            .push(("Strict-Transport-Security".into(), hsts.clone().into()));
-    }
-    cors::decorate(&mut resp, head, config);
-    resp
-}
-
-/// The per-method ladder: access, then the handler.
-fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<Response, Error> {
+/// The per-method ladder: refusals that hold whoever asks, the preflight, credentials, the
+/// route's answer, then the handler.
+fn by_method(
+    req: &mut Request<'_>,
+    method: &Method,
+    target: &Target<'_>,
+) -> Result<Response, Error> {
     let config = req.config;
-    if method.is_write() && routing::is_read_only(target) {
-        // A `file` or fixed route serves no folder to write into, whatever `[[acl]]` says.
-        return Err(Error::MethodNotAllowed(routing::allow_header(
-            config, target, req.client,
-        )));
-    }
-    if *method == Method::Trace && !config.server.trace {
-        return Err(Error::MethodNotAllowed(routing::allow_header(
-            config, target, req.client,
-        )));
+    // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
+    let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
+    let checked = if delete_form { &Method::Delete } else { method };
+    if allow::refuses(config, target, checked) {
+        return Err(allow::not_allowed(config, target, req.client));
     }
     // Fetch §3.2.2: a preflight carries no credentials, so it is answered before they are asked.
     if *method == Method::Options
@@ -126,12 +117,11 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
     {
         return Ok(preflight);
     }
-    // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
-    let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
-    let checked = if delete_form { &Method::Delete } else { method };
     req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
-    if let Some(answer) = routing::answer(req, method, target) {
-        return answer;
+    match routing::answer(method, target) {
+        RouteAnswer::Respond(response) => return Ok(response),
+        RouteAnswer::File(path) => return method::get::serve_named(req, path),
+        RouteAnswer::Handlers => {}
     }
     match method {
         Method::Post if delete_form => method::post::delete_form(req, target),
@@ -144,6 +134,44 @@ fn route(req: &mut Request<'_>, method: &Method, target: &Target<'_>) -> Result<
         Method::Delete => method::delete::handle(req, target),
         _ => Err(Error::NotImplemented),
     }
+}
+
+/// What the post-processing needs of a request besides its outcome.
+pub struct Finish<'a> {
+    /// The request head (its method, its `Origin`).
+    pub head: &'a Head,
+    /// The configuration the request ran under.
+    pub config: &'a Config,
+    /// The request came over TLS.
+    pub secure: bool,
+    /// The `[[route]]` that decided where the request went, if any.
+    pub route: Option<&'a Route>,
+}
+
+/// Turns a request's outcome into the response sent, in this order:
+/// 1. a route's `headers`, on what the route's handler answered (not on errors);
+/// 2. a 404 to GET or HEAD becomes the `not_found` page; any other error its own response;
+/// 3. `Strict-Transport-Security` over HTTPS;
+/// 4. the CORS headers, on every response whatever produced it (errors included).
+pub fn finish(outcome: Result<Response, Error>, ctx: &Finish<'_>) -> Response {
+    let mut resp = match outcome {
+        Ok(resp) => match ctx.route {
+            Some(route) => routing::add_headers(resp, &route.headers),
+            None => resp,
+        },
+        Err(Error::NotFound) if matches!(ctx.head.method(), Method::Get | Method::Head) => {
+            method::get::not_found(ctx.config)
+        }
+        Err(e) => e.response(),
+    };
+    if ctx.secure
+        && let Some(hsts) = &ctx.config.tls.hsts
+    {
+        resp.headers
+            .push(("Strict-Transport-Security".into(), hsts.clone().into()));
+    }
+    cors::decorate(&mut resp, ctx.head, ctx.config);
+    resp
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod allow;
 pub mod cache;
 pub mod compress;
 pub mod conditional;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::Cache;
-use crate::config::{Config, Route};
+use crate::config::{Config, Route, RouteTarget};
 use crate::error::Error;
 use crate::http::body::{BodyError, ChunkedReader, LengthReader};
 use crate::http::parse::{Framing, Head};
@@ -32,6 +32,8 @@ pub struct Request<'a> {
     pub secure: bool,
     /// The port the HTTPS listener is bound to, if there is one (for `redirect_http`).
     pub https_port: Option<u16>,
+    /// The `[[route]]` that matched, once dispatch knows it: its `headers` go on the answer.
+    pub route: Option<&'a Route>,
 }
 
 impl<'a> Request<'a> {
@@ -52,6 +54,7 @@ impl<'a> Request<'a> {
             user: None,
             secure: false,
             https_port: None,
+            route: None,
         }
     }
 }
@@ -74,6 +77,28 @@ pub struct Target<'a> {
     pub fs_path: String,
     /// The first `[[route]]` matching `url_path`, if any.
     pub route: Option<&'a Route>,
+}
+
+impl Target<'_> {
+    /// True for a `file` or fixed route: it serves no folder, so nothing can be written there.
+    pub fn is_read_only(&self) -> bool {
+        let kind = self.route.map(|route| &route.target);
+        matches!(kind, Some(RouteTarget::File(_) | RouteTarget::Fixed { .. }))
+    }
+
+    /// `location` with this request's query appended (after an existing query with `&`, and
+    /// before a `#fragment`): redirects keep the query the client sent.
+    pub fn with_query(&self, location: &str) -> String {
+        let Some(query) = self.query else {
+            return location.to_string();
+        };
+        let (base, fragment) = match location.find('#') {
+            Some(i) => location.split_at(i),
+            None => (location, ""),
+        };
+        let joint = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{joint}{query}{fragment}")
+    }
 }
 
 /// An unread request body up to this size is read and dropped so the connection can be reused;
@@ -230,4 +255,31 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_rows() {
+        let rows: &[(&str, Option<&str>, &str)] = &[
+            ("/new#top", Some("x=1"), "/new?x=1#top"),
+            ("/new?v=2", Some("x=1"), "/new?v=2&x=1"),
+            ("https://example.com/", Some(""), "https://example.com/?"),
+            ("/new/a", None, "/new/a"),
+            ("/new/a", Some("x=1"), "/new/a?x=1"),
+        ];
+        for (to, query, want) in rows {
+            let target = Target {
+                url_path: "/".into(),
+                raw_path: "/",
+                query: *query,
+                fs_root: Path::new("/"),
+                fs_path: "/".into(),
+                route: None,
+            };
+            assert_eq!(target.with_query(to), *want, "{to} {query:?}");
+        }
+    }
 }

@@ -1,18 +1,15 @@
 //! Table routing (`[[route]]`, SPEC §2): the first route whose pattern matches the request path
-//! decides where the request goes. A `dir` route hands the request to the ordinary handlers
-//! with its folder as the root; `file`, `redirect` and fixed routes answer here.
+//! decides where the request goes. Routing only decides: a `dir` route hands the request to the
+//! ordinary handlers with its folder as the root, a `file` route names the file the GET handler
+//! serves, and `redirect` and fixed routes come back as finished responses.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::path::Path;
 
-use crate::access;
 use crate::config::{Config, Route, RouteTarget};
-use crate::error::Error;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
-use crate::method;
-use crate::request::{Request, Target};
+use crate::request::Target;
 
 /// The first route whose pattern matches the normalised request path.
 pub fn first_match<'c>(config: &'c Config, url_path: &str) -> Option<&'c Route> {
@@ -36,42 +33,36 @@ pub fn place<'c>(
     (&config.server.root, url_path.to_string())
 }
 
-/// True for routes that serve no folder, so nothing can be written through them.
-pub fn is_read_only(target: &Target<'_>) -> bool {
-    let kind = target.route.map(|route| &route.target);
-    matches!(kind, Some(RouteTarget::File(_) | RouteTarget::Fixed { .. }))
+/// What a matched route decides for a request that `[[acl]]` let through.
+pub enum RouteAnswer<'c> {
+    /// A `redirect` or fixed route: this response, as it is.
+    Respond(Response),
+    /// A `file` route, read with GET or HEAD: the GET handler serves this file.
+    File(&'c Path),
+    /// No route, a `dir` route, or OPTIONS and TRACE on a `file` or fixed route (which keep
+    /// their meaning): the ordinary handler for the method answers.
+    Handlers,
 }
 
-/// The `Allow` value for `target`: what `[[acl]]` permits on the request path, without the
-/// writes a read-only route refuses anyway.
-pub fn allow_header(config: &Config, target: &Target<'_>, client: IpAddr) -> String {
-    let mut methods = access::allowed_methods(config, &target.url_path, client);
-    if is_read_only(target) {
-        methods.retain(|m| !m.is_write());
-    }
-    access::join(&methods)
-}
-
-/// The answer of a `file`, `redirect` or fixed route, after `[[acl]]` let the request through;
-/// `None` when the ordinary handler answers (a `dir` route, no route, or OPTIONS and TRACE on
-/// a `file` or fixed route, which keep their meaning).
-pub fn answer(
-    req: &Request<'_>,
-    method: &Method,
-    target: &Target<'_>,
-) -> Option<Result<Response, Error>> {
-    let route = target.route?;
+/// What `target`'s route decides for `method`.
+pub fn answer<'c>(method: &Method, target: &Target<'c>) -> RouteAnswer<'c> {
+    let Some(route) = target.route else {
+        return RouteAnswer::Handlers;
+    };
     let read = matches!(method, Method::Get | Method::Head);
     match &route.target {
-        RouteTarget::Dir(_) => None,
-        RouteTarget::Redirect { to, status } => Some(Ok(redirect(route, to, *status, target))),
-        RouteTarget::File(path) if read => Some(method::get::serve_named(req, path)),
+        RouteTarget::Redirect { to, status } => {
+            RouteAnswer::Respond(redirect(route, to, *status, target))
+        }
+        RouteTarget::File(path) if read => RouteAnswer::File(path),
         RouteTarget::Fixed {
             status,
             body,
             content_type,
-        } if read => Some(Ok(fixed(*status, body, content_type))),
-        RouteTarget::File(_) | RouteTarget::Fixed { .. } => None,
+        } if read => RouteAnswer::Respond(fixed(*status, body, content_type)),
+        RouteTarget::Dir(_) | RouteTarget::File(_) | RouteTarget::Fixed { .. } => {
+            RouteAnswer::Handlers
+        }
     }
 }
 
@@ -92,21 +83,7 @@ pub fn add_headers(mut response: Response, headers: &[(String, String)]) -> Resp
 fn redirect(route: &Route, to: &str, status: u16, target: &Target<'_>) -> Response {
     let rest = route.path.matches(&target.url_path).unwrap_or("");
     let to = to.replace("{rest}", &raw_rest(target.raw_path, rest));
-    Response::text(status).header("Location", with_query(&to, target.query))
-}
-
-/// `location` with `query` appended (after an existing query with `&`, and before a
-/// `#fragment`).
-fn with_query(location: &str, query: Option<&str>) -> String {
-    let Some(query) = query else {
-        return location.to_string();
-    };
-    let (base, fragment) = match location.find('#') {
-        Some(i) => location.split_at(i),
-        None => (location, ""),
-    };
-    let joint = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{joint}{query}{fragment}")
+    Response::text(status).header("Location", target.with_query(&to))
 }
 
 /// The raw (still percent-encoded) spelling of `rest`, the decoded remainder of the request
@@ -175,20 +152,6 @@ mod tests {
         ];
         for (raw, rest, want) in rows {
             assert_eq!(raw_rest(raw, rest), *want, "{raw}");
-        }
-    }
-
-    #[test]
-    fn query_rows() {
-        let rows: &[(&str, Option<&str>, &str)] = &[
-            ("/new/a", None, "/new/a"),
-            ("/new/a", Some("x=1"), "/new/a?x=1"),
-            ("/new?v=2", Some("x=1"), "/new?v=2&x=1"),
-            ("/new#top", Some("x=1"), "/new?x=1#top"),
-            ("https://example.com/", Some(""), "https://example.com/?"),
-        ];
-        for (to, query, want) in rows {
-            assert_eq!(with_query(to, *query), *want, "{to} {query:?}");
         }
     }
 }

@@ -241,3 +241,48 @@ fn a_reload_changes_the_allowed_origins() {
     let old = request(&server, "GET", "/a.txt", &format!("Origin: {APP}\r\n"));
     assert_eq!(old.header("access-control-allow-origin"), None);
 }
+
+#[test]
+fn preflight_under_a_dir_route_judges_the_url_path() {
+    // `[[acl]]` matches the path the client asked for; under a `dir` route that is not the
+    // path inside the route's folder (`/drop/x.txt` vs `/x.txt`).
+    let extra = format!(
+        "[cors]\norigins = [\"{APP}\"]\n\n\
+         [[route]]\npath = \"/drop/*\"\ndir = \"drop\"\n\n\
+         [[acl]]\npath = \"/drop/*\"\nmethods = [\"PUT\", \"DELETE\"]\n"
+    );
+    let server = TestServer::start_with("", &extra, |public| {
+        std::fs::create_dir_all(public.join("../drop")).unwrap();
+    });
+    let pre = preflight(&server, "/drop/x.txt", APP, "");
+    assert_eq!(pre.status, 204);
+    let methods = pre.header("access-control-allow-methods").unwrap_or("");
+    assert!(methods.contains("PUT"), "{methods}");
+    assert_eq!(pre.header("allow"), Some(methods));
+    // The OPTIONS answer without CORS says the same.
+    let plain = request(&server, "OPTIONS", "/drop/x.txt", "");
+    assert_eq!(plain.header("allow"), Some(methods));
+}
+
+#[test]
+fn uploads_from_an_allowed_origin_compare_it_case_insensitively() {
+    // Scheme and host are case-insensitive (RFC 6454 §4): an origin listed with capitals is
+    // the one a browser sends in lower case, for reading responses and for uploading alike.
+    let extra = "[cors]\norigins = [\"https://App.Example\"]\n\n\
+                 [[acl]]\npath = \"/*\"\nmethods = [\"POST\"]\n";
+    let server = start(extra);
+    let origin = format!("Origin: {APP}\r\n");
+    let get = request(&server, "GET", "/a.txt", &origin);
+    assert_eq!(get.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(post_from(&server, APP).status, 201);
+    // Another origin still may not.
+    assert_eq!(post_from(&server, "https://evil.example").status, 403);
+}
+
+fn post_from(server: &TestServer, origin: &str) -> Resp {
+    let raw = format!(
+        "POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nOrigin: {origin}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
+    );
+    server.send(raw.as_bytes())
+}

@@ -100,6 +100,19 @@ pub struct CorsConfig {
     pub origins: Vec<String>,
 }
 
+impl CorsConfig {
+    /// True for `origins = ["*"]`: any origin, and answers do not depend on it.
+    pub fn allows_any(&self) -> bool {
+        self.origins.iter().any(|o| o == "*")
+    }
+
+    /// True when a page of `origin` may read responses and send writes. Origins compare
+    /// case-insensitively: their scheme and host are (RFC 6454 §4).
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allows_any() || self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::access;
+use crate::allow;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
 use crate::error::Error;
@@ -86,11 +86,7 @@ fn serve_fresh(
 
 /// 301 to the folder's URL with a trailing slash, query kept.
 fn redirect_to_folder(target: &Target<'_>) -> Response {
-    let mut location = format!("{}/", target.raw_path);
-    if let Some(query) = target.query {
-        location.push('?');
-        location.push_str(query);
-    }
+    let location = target.with_query(&format!("{}/", target.raw_path));
     Response::text(301).header("Location", location)
 }
 
@@ -141,17 +137,17 @@ fn listing_html(
     let deletable = |entry: &listing::Entry| {
         let slash = if entry.is_dir { "/" } else { "" };
         let path = format!("{}{}{slash}", target.url_path, entry.name);
-        access::permits(config, &path, &Method::Delete, client)
+        allow::permits(config, &path, &Method::Delete, client)
     };
     let controls = listing::Controls {
-        upload: access::permits(config, &target.url_path, &Method::Post, client),
+        upload: allow::permits(config, &target.url_path, &Method::Post, client),
         delete: &deletable,
     };
     listing::render_html(&target.url_path, entries, key, order, &controls)
 }
 
 /// The 404 response: the configured `not_found` page, or the built-in text.
-pub fn not_found(config: &Config) -> Result<Response, Error> {
+pub fn not_found(config: &Config) -> Response {
     let server = &config.server;
     let page = server.not_found.as_ref().and_then(|rel| {
         let found = resolve(&server.root, &format!("/{rel}"), true).ok()?;
@@ -164,5 +160,5 @@ pub fn not_found(config: &Config) -> Result<Response, Error> {
                 .body(Body::File { file, len }),
         )
     });
-    Ok(page.unwrap_or_else(|| Response::text(404)))
+    page.unwrap_or_else(|| Response::text(404))
 }

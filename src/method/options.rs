@@ -1,17 +1,16 @@
 //! OPTIONS: which methods the configuration permits here.
 
-use crate::access;
+use crate::allow;
 use crate::config::Config;
 use crate::error::Error;
 use crate::http::Method;
 use crate::http::response::Response;
 use crate::request::{Request, Target};
-use crate::routing;
 
 /// `OPTIONS /path`: 204 with the methods permitted on that path (credentials ignored).
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
-    let allow = routing::allow_header(req.config, target, req.client);
+    let allow = allow::header(&allow::permitted(req.config, target, req.client));
     Ok(Response::new(204).header("Allow", allow))
 }
 
@@ -20,15 +19,5 @@ pub fn asterisk(config: &Config, method: &Method) -> Result<Response, Error> {
     if *method != Method::Options {
         return Err(Error::BadRequest("asterisk-form outside OPTIONS"));
     }
-    Ok(Response::new(204).header("Allow", all_methods(config)))
-}
-
-/// The methods the server implements, as an `Allow` value (TRACE only while enabled).
-pub fn all_methods(config: &Config) -> String {
-    let served: Vec<Method> = Method::IMPLEMENTED
-        .iter()
-        .filter(|m| **m != Method::Trace || config.server.trace)
-        .cloned()
-        .collect();
-    access::join(&served)
+    Ok(Response::new(204).header("Allow", allow::header(&allow::served(config))))
 }

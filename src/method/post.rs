@@ -86,13 +86,7 @@ fn check_same_origin(req: &Request<'_>) -> Result<(), Error> {
     };
     let host = req.head.header("host").unwrap_or("");
     let authority = origin.split_once("://").map_or("", |(_, a)| a);
-    let listed = req
-        .config
-        .cors
-        .origins
-        .iter()
-        .any(|o| o == "*" || o == origin);
-    match authority.eq_ignore_ascii_case(host) || listed {
+    match authority.eq_ignore_ascii_case(host) || req.config.cors.allows(origin) {
         true => Ok(()),
         false => Err(Error::Forbidden),
     }

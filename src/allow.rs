@@ -1,0 +1,63 @@
+//! Which methods may be used where: the one computation behind every `Allow` header (405,
+//! OPTIONS, CORS preflights), the TRACE switch, and the listing's upload and delete buttons.
+
+use std::net::IpAddr;
+
+use crate::access;
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::Method;
+use crate::request::Target;
+
+/// True when the server answers `method` at all: implemented, and TRACE only while
+/// `server.trace` is on.
+pub fn is_served(config: &Config, method: &Method) -> bool {
+    Method::IMPLEMENTED.contains(method) && (*method != Method::Trace || config.server.trace)
+}
+
+/// Every method the server answers (`OPTIONS *`, and the `Allow` of a CONNECT's 405).
+pub fn served(config: &Config) -> Vec<Method> {
+    let methods = Method::IMPLEMENTED.iter();
+    methods.filter(|m| is_served(config, m)).cloned().collect()
+}
+
+/// True when `client` may use `method` on `url_path` as far as its address tells (credentials
+/// are asked when the request comes). Ignores routes: for a listing's own buttons.
+pub fn permits(config: &Config, url_path: &str, method: &Method, client: IpAddr) -> bool {
+    is_served(config, method) && access::admits(config, url_path, method, client)
+}
+
+/// The methods `client` may use on `target`: `[[acl]]` on the request path, minus the writes
+/// a route that serves no folder refuses anyway.
+pub fn permitted(config: &Config, target: &Target<'_>, client: IpAddr) -> Vec<Method> {
+    let read_only = target.is_read_only();
+    Method::IMPLEMENTED
+        .iter()
+        .filter(|m| !(read_only && m.is_write()))
+        .filter(|m| permits(config, &target.url_path, m, client))
+        .cloned()
+        .collect()
+}
+
+/// True when `method` is refused on `target` whoever asks (405): TRACE while switched off, a
+/// write where no `[[acl]]` rule names it, a write to a `file` or fixed route.
+pub fn refuses(config: &Config, target: &Target<'_>, method: &Method) -> bool {
+    let closed = || {
+        matches!(
+            access::rule(config, &target.url_path, method),
+            access::Rule::Closed
+        )
+    };
+    !is_served(config, method) || (method.is_write() && (target.is_read_only() || closed()))
+}
+
+/// The 405 for `target`, with the `Allow` that `client` may use instead.
+pub fn not_allowed(config: &Config, target: &Target<'_>, client: IpAddr) -> Error {
+    Error::MethodNotAllowed(header(&permitted(config, target, client)))
+}
+
+/// Methods as an `Allow` value: `GET, HEAD, OPTIONS`.
+pub fn header(methods: &[Method]) -> String {
+    let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    names.join(", ")
+}
