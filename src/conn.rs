@@ -3,7 +3,7 @@
 //! Generic over [`Transport`] so that plain TCP and TLS run the very same loop. The connection
 //! owns the read buffer, the limits and the deadlines; the parser only ever sees bytes.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,110 +17,9 @@ use crate::http::parse::{self, Head, Limits, Parsed};
 use crate::http::response::{self, Output};
 use crate::http::{Method, Version};
 use crate::log as access_log;
-use crate::request::{BodyWire, Request, RequestBody};
+use crate::request::{Request, RequestBody};
 use crate::state::ServerState;
-
-/// How many bytes a read asks for while a head is arriving.
-const READ_CHUNK: usize = 4096;
-
-/// A byte stream the connection loop can run on.
-pub trait Transport: Read + Output {
-    /// Bounds the next blocking reads; `None` waits forever.
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-    /// Bounds each blocking write, so a client that stops reading cannot hold a thread.
-    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-    /// Ends the connection cleanly before the socket closes (TLS: `close_notify`).
-    fn finish(&mut self) {}
-}
-
-impl Transport for TcpStream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-
-    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_write_timeout(self, timeout)
-    }
-}
-
-/// The socket plus its read buffer: what a body reader borrows.
-pub struct Wire<S> {
-    stream: S,
-    buf: Vec<u8>,
-    pos: usize,
-    /// The read timeout last set on the socket: most requests need no new `setsockopt`.
-    read_timeout: Option<Duration>,
-}
-
-impl<S: Transport> BodyWire for Wire<S> {
-    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        if self.read_timeout != Some(timeout) {
-            self.stream.set_read_timeout(Some(timeout))?;
-            self.read_timeout = Some(timeout);
-        }
-        Ok(())
-    }
-}
-
-impl<S: Read> Read for Wire<S> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.buf.len() && out.len() >= READ_CHUNK {
-            return self.stream.read(out);
-        }
-        let n = self.fill_buf()?.read(out)?;
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<S: Read> BufRead for Wire<S> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-            self.read_more(READ_CHUNK)?;
-        }
-        Ok(&self.buf[self.pos..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
-    }
-}
-
-impl<S: Write> Write for Wire<S> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.stream.write(data)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
-}
-
-impl<S: Read> Wire<S> {
-    /// Appends up to `want` bytes from the socket; returns how many (0 = EOF).
-    fn read_more(&mut self, want: usize) -> io::Result<usize> {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 {
-            // Move a pipelined remainder to the front so the parser sees it at offset 0.
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        let start = self.buf.len();
-        self.buf.resize(start + want, 0);
-        let result = self.stream.read(&mut self.buf[start..]);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(start + n);
-        result
-    }
-
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.pos..]
-    }
-}
+use crate::transport::{Transport, Wire};
 
 /// Why a connection stops after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,19 +57,14 @@ pub fn serve<S: Transport>(
         log::debug!("{peer}: cannot set a write timeout: {e}");
         return;
     }
-    let mut wire = Wire {
-        stream,
-        buf: Vec::with_capacity(READ_CHUNK),
-        pos: 0,
-        read_timeout: None,
-    };
+    let mut wire = Wire::new(stream);
     let link = Link {
         peer,
         secure,
         accepted,
     };
     serve_requests(&mut wire, link, shared, idle);
-    wire.stream.finish();
+    wire.stream().finish();
 }
 
 /// Where a connection comes from.
@@ -199,7 +93,7 @@ fn serve_requests<S: Transport>(
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(e) => {
-                send_head_error(&mut wire.stream, &e, peer, &config);
+                send_head_error(wire.stream(), &e, peer, &config);
                 return;
             }
         };
@@ -262,7 +156,7 @@ fn read_head<S: Transport>(
             return Err(Error::Timeout);
         }
         wire.set_read_timeout(left)?;
-        match wire.read_more(READ_CHUNK) {
+        match wire.read_more() {
             Ok(0) => return Ok(None),
             Ok(_) => {}
             Err(e) if is_timeout(&e) => return Err(Error::Timeout),
@@ -274,7 +168,7 @@ fn read_head<S: Transport>(
 /// Idles until the next request's first byte; false when the client closed or idled out.
 fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<bool, Error> {
     wire.set_read_timeout(idle)?;
-    match wire.read_more(READ_CHUNK) {
+    match wire.read_more() {
         Ok(0) => Ok(false),
         Ok(_) => Ok(true),
         Err(e) if is_timeout(&e) => Ok(false),
@@ -332,7 +226,7 @@ fn serve_one<S: Transport>(
     let version = head.version();
     // RFC 9112 §6.3: without chunked framing, a 1.0 body of unknown length ends at the close.
     close |= version == Version::Http10 && matches!(response.body, response::Body::Stream(_));
-    let framing = response::Framing {
+    let framing = response::ResponseFraming {
         version,
         head_only: *head.method() == Method::Head,
         close,
@@ -340,8 +234,8 @@ fn serve_one<S: Transport>(
     };
     let status = response.status;
     // TLS holds written bytes in records until flushed; for TCP the flush does nothing.
-    let sent = response::write_response(&mut wire.stream, response, framing)
-        .and_then(|sent| wire.stream.flush().map(|()| sent))
+    let sent = response::write_response(wire.stream(), response, framing)
+        .and_then(|sent| wire.stream().flush().map(|()| sent))
         .map_err(|e| {
             log::debug!("{peer}: write failed: {e}");
             Stop::Quiet
@@ -357,12 +251,7 @@ fn send_head_error<W: Output>(w: &mut W, e: &Error, peer: SocketAddr, config: &C
     if matches!(e, Error::Io(_)) {
         return; // a socket error: nobody to answer
     }
-    let framing = response::Framing {
-        version: Version::Http11,
-        head_only: false,
-        close: true,
-        keep_alive_10: false,
-    };
+    let framing = response::ResponseFraming::closing();
     let status = e.status();
     let written = response::write_response(w, e.response(), framing);
     if let Ok(sent) = written.and_then(|sent| w.flush().map(|()| sent))
@@ -411,12 +300,7 @@ impl Drop for Busy<'_> {
 /// Sends `503` to a connection over the cap without giving it a thread.
 pub fn refuse_overloaded(stream: &mut TcpStream) {
     let response = Error::Overloaded.response();
-    let framing = response::Framing {
-        version: Version::Http11,
-        head_only: false,
-        close: true,
-        keep_alive_10: false,
-    };
+    let framing = response::ResponseFraming::closing();
     // The accept loop must never block on a slow client: one non-blocking attempt.
     let _ = stream.set_nonblocking(true);
     let _ = response::write_response(stream, response, framing);

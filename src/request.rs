@@ -142,7 +142,7 @@ impl<'a> RequestBody<'a> {
             return Ok(());
         };
         if self.expect_continue {
-            wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            wire.write_all(crate::http::response::CONTINUE)?;
         }
         wire.set_read_timeout(self.body_timeout)?;
         self.state = match self.framing {
