@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::reload::{self, Overrides, Watcher};
 use crate::config::{Config, ConfigError, RouteTarget};
-use crate::conn;
+use crate::conn::{self, Accepted, Scheme};
 use crate::state::ServerState;
 use crate::tls::{self, Certs, Identity, Source};
 
@@ -198,12 +198,17 @@ impl Job {
             slot,
         } = self;
         let shared = &slot.shared;
+        let came_in = |scheme| Accepted {
+            peer,
+            scheme,
+            at: accepted,
+        };
         if !secure {
-            return conn::serve(stream, peer, false, &shared.state, &idle, accepted);
+            return conn::serve(stream, came_in(Scheme::Http), &shared.state, &idle);
         }
         let deadline = accepted + shared.config().server.header_timeout;
         match tls::handshake(stream, shared.tls.server_config(), deadline) {
-            Ok(stream) => conn::serve(stream, peer, true, &shared.state, &idle, accepted),
+            Ok(stream) => conn::serve(stream, came_in(Scheme::Https), &shared.state, &idle),
             // Garbage, a stall or a client that gave up: nobody to answer, just close.
             Err(e) => log::debug!("{peer}: TLS handshake failed: {e}"),
         }
