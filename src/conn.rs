@@ -325,6 +325,7 @@ fn answer(
             if let Error::Io(io) = &e {
                 log::warn!("{peer}: {} {}: {io}", head.method(), head.target());
             }
+            log_refusal(peer, Some(head), &e);
             let close = e.must_close().then_some(Close::FatalError);
             Ok((e.response(), close))
         }
@@ -372,6 +373,7 @@ fn respond<W: Output>(
 
 /// Answers a head that could not be served; the connection closes after it.
 fn refuse_head<W: Output>(out: &mut W, e: &Error, accepted: Accepted, config: &Config) -> Close {
+    log_refusal(accepted.peer, None, e);
     let status = e.status();
     let written = response::write_response(out, e.response(), ResponseFraming::closing());
     match written.and_then(|sent| out.flush().map(|()| sent)) {
@@ -380,6 +382,26 @@ fn refuse_head<W: Output>(out: &mut W, e: &Error, accepted: Accepted, config: &C
             Close::FatalError
         }
         Err(_) => Close::WriteFailed,
+    }
+}
+
+/// Logs at debug why a request or a head was refused: the reason a client never sees (its body
+/// is the reason phrase), so that a 400 can be debugged from the log.
+fn log_refusal(peer: SocketAddr, head: Option<&Head>, e: &Error) {
+    let status = e.status();
+    let why: &dyn std::fmt::Debug = match e {
+        Error::Parse(ParseError::Malformed(reason)) | Error::BadRequest(reason) => reason,
+        Error::Parse(other) => other,
+        Error::Timeout => &"too slow",
+        _ => return,
+    };
+    match head {
+        Some(head) => log::debug!(
+            "{peer}: {} {}: {status} {why:?}",
+            head.method(),
+            head.target()
+        ),
+        None => log::debug!("{peer}: head refused: {status} {why:?}"),
     }
 }
 
