@@ -33,12 +33,19 @@ pub enum Body {
     /// Bytes in memory.
     Bytes(Cow<'static, [u8]>),
     /// `len` bytes of `file` from its current position; copied with `sendfile` where possible.
-    File { file: File, len: u64 },
+    File {
+        /// The open file, positioned at the first byte to send.
+        file: File,
+        /// How many bytes to send.
+        len: u64,
+    },
     /// Bytes shared with the cache.
     Shared(Arc<[u8]>),
     /// Exactly `len` bytes from a reader (a multipart body whose length was computed first).
     Sized {
+        /// Where the bytes come from.
         reader: Box<dyn Read + Send>,
+        /// How many bytes it yields, promised in `Content-Length`.
         len: u64,
     },
     /// A body of unknown length, sent chunked.
@@ -60,8 +67,12 @@ impl Body {
 
 /// A response as a handler builds it.
 pub struct Response {
+    /// The status code; its reason phrase comes from [`reason`].
     pub status: u16,
+    /// Header fields in sending order; `Date`, `Server`, framing and `Connection` are added
+    /// by [`write_response`].
     pub headers: Vec<(Value, Value)>,
+    /// What follows the head.
     pub body: Body,
 }
 
