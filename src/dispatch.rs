@@ -4,7 +4,7 @@
 
 use crate::access;
 use crate::allow;
-use crate::config::{Config, Route};
+use crate::config::Config;
 use crate::cors;
 use crate::error::Error;
 use crate::fs::path::normalize_path;
@@ -15,7 +15,7 @@ use crate::method;
 use crate::request::{Request, Target};
 use crate::routing::{self, RouteAnswer};
 
-/// Answers one request. Sets `req.route` when a `[[route]]` decides where it goes.
+/// Answers one request. Sets `req.route_headers` when a `[[route]]` decides where it goes.
 pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
     match method {
@@ -39,7 +39,9 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     {
         return to_https(req, port, &target);
     }
-    req.route = target.route;
+    if let Some(route) = target.route {
+        req.route_headers.clone_from(&route.headers);
+    }
     by_method(req, &method, &target)
 }
 
@@ -144,8 +146,8 @@ pub struct Finish<'a> {
     pub config: &'a Config,
     /// The request came over TLS.
     pub secure: bool,
-    /// The `[[route]]` that decided where the request went, if any.
-    pub route: Option<&'a Route>,
+    /// What the `[[route]]` that decided where the request went adds to its handler's answer.
+    pub route_headers: &'a [(String, String)],
 }
 
 /// Turns a request's outcome into the response sent, in this order:
@@ -155,10 +157,7 @@ pub struct Finish<'a> {
 /// 4. the CORS headers, on every response whatever produced it (errors included).
 pub fn finish(outcome: Result<Response, Error>, ctx: &Finish<'_>) -> Response {
     let mut resp = match outcome {
-        Ok(resp) => match ctx.route {
-            Some(route) => routing::add_headers(resp, &route.headers),
-            None => resp,
-        },
+        Ok(resp) => routing::add_headers(resp, ctx.route_headers),
         Err(Error::NotFound) if matches!(ctx.head.method(), Method::Get | Method::Head) => {
             method::get::not_found(ctx.config)
         }

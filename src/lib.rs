@@ -22,6 +22,7 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod transport;
 
 pub use config::Config;
 pub use error::Error;

@@ -32,8 +32,8 @@ pub struct Request<'a> {
     pub secure: bool,
     /// The port the HTTPS listener is bound to, if there is one (for `redirect_http`).
     pub https_port: Option<u16>,
-    /// The `[[route]]` that matched, once dispatch knows it: its `headers` go on the answer.
-    pub route: Option<&'a Route>,
+    /// The matched `[[route]]`'s `headers`, once dispatch knows them: they go on the answer.
+    pub route_headers: Vec<(String, String)>,
 }
 
 impl<'a> Request<'a> {
@@ -54,7 +54,7 @@ impl<'a> Request<'a> {
             user: None,
             secure: false,
             https_port: None,
-            route: None,
+            route_headers: Vec::new(),
         }
     }
 }
@@ -167,7 +167,7 @@ impl<'a> RequestBody<'a> {
             return Ok(());
         };
         if self.expect_continue {
-            wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            wire.write_all(crate::http::response::CONTINUE)?;
         }
         wire.set_read_timeout(self.body_timeout)?;
         self.state = match self.framing {

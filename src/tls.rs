@@ -20,8 +20,8 @@ use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::config::TlsConfig;
-use crate::conn::Transport;
 use crate::http::response::Output;
+use crate::transport::Transport;
 
 /// A TLS connection after its handshake: what `conn::serve` runs on.
 pub type TlsStream = StreamOwned<ServerConnection, TcpStream>;

@@ -1,14 +1,15 @@
-//! The only place a status line and header fields are written.
+//! The only place a status line and header fields are written: the response wire format.
 //!
 //! A handler returns a [`Response`] value; [`write_response`] frames it (`Content-Length` or
 //! chunked), adds `Date`, `Server` and `Connection`, and sends the head and a small body in one
-//! `write` so that no response waits on a delayed ACK.
+//! `write` so that no response waits on a delayed ACK. The interim `100 Continue` a request body
+//! sends before its first read is [`CONTINUE`]. Where the bytes go is an [`Output`]; the socket
+//! system calls behind it live with the transports.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, IoSlice, Read, Seek, Write};
-use std::net::TcpStream;
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,6 +18,10 @@ use super::Version;
 /// A header name or value: mostly static strings, sometimes built per request or configured
 /// (a route's `headers`).
 pub type Value = Cow<'static, str>;
+
+/// RFC 9110 §15.2.1: the interim response a client that sent `Expect: 100-continue` waits for
+/// before it sends the body.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Bodies at most this large are copied behind the head and sent in the same write.
 const INLINE_BODY_MAX: u64 = 16 * 1024;
@@ -28,12 +33,19 @@ pub enum Body {
     /// Bytes in memory.
     Bytes(Cow<'static, [u8]>),
     /// `len` bytes of `file` from its current position; copied with `sendfile` where possible.
-    File { file: File, len: u64 },
+    File {
+        /// The open file, positioned at the first byte to send.
+        file: File,
+        /// How many bytes to send.
+        len: u64,
+    },
     /// Bytes shared with the cache.
     Shared(Arc<[u8]>),
     /// Exactly `len` bytes from a reader (a multipart body whose length was computed first).
     Sized {
+        /// Where the bytes come from.
         reader: Box<dyn Read + Send>,
+        /// How many bytes it yields, promised in `Content-Length`.
         len: u64,
     },
     /// A body of unknown length, sent chunked.
@@ -55,8 +67,12 @@ impl Body {
 
 /// A response as a handler builds it.
 pub struct Response {
+    /// The status code; its reason phrase comes from [`reason`].
     pub status: u16,
+    /// Header fields in sending order; `Date`, `Server`, framing and `Connection` are added
+    /// by [`write_response`].
     pub headers: Vec<(Value, Value)>,
+    /// What follows the head.
     pub body: Body,
 }
 
@@ -102,7 +118,7 @@ impl Response {
 
 /// How the connection frames and ends the response.
 #[derive(Debug, Clone, Copy)]
-pub struct Framing {
+pub struct ResponseFraming {
     /// The request's version: the status line answers in kind.
     pub version: Version,
     /// HEAD: send the headers GET would send, no body.
@@ -111,6 +127,19 @@ pub struct Framing {
     pub close: bool,
     /// An HTTP/1.0 client asked for keep-alive and gets it.
     pub keep_alive_10: bool,
+}
+
+impl ResponseFraming {
+    /// An HTTP/1.1 response after which the connection closes, for an answer given before or
+    /// instead of a request (a head that could not be read, a refused connection).
+    pub fn closing() -> ResponseFraming {
+        ResponseFraming {
+            version: Version::Http11,
+            head_only: false,
+            close: true,
+            keep_alive_10: false,
+        }
+    }
 }
 
 /// Where responses go: any `Write`, plus a zero-copy path for file bodies where the
@@ -130,45 +159,12 @@ pub trait Output: Write {
 
 impl Output for Vec<u8> {}
 
-impl Output for TcpStream {
-    fn send_file(&mut self, file: &mut File, len: u64) -> Option<io::Result<u64>> {
-        Some(sendfile_all(self, file, len))
-    }
-
-    /// `MSG_MORE`: with `TCP_NODELAY` set the head would otherwise leave as a packet of its
-    /// own; this way the kernel fills it up with the first bytes `sendfile` queues.
-    fn write_head_before_file(&mut self, head: &[u8]) -> io::Result<()> {
-        let mut rest = head;
-        while !rest.is_empty() {
-            match rustix::net::send(&*self, rest, rustix::net::SendFlags::MORE) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => rest = &rest[n..],
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `sendfile(2)` until `len` bytes are out. The kernel copies page cache to the socket, so
-/// a large body costs neither a user-space buffer nor a copy.
-fn sendfile_all(socket: &TcpStream, file: &mut File, len: u64) -> io::Result<u64> {
-    let mut offset = file.stream_position()?;
-    let end = offset + len;
-    while offset < end {
-        // Linux caps one call at about 2 GiB.
-        let want = (end - offset).min(1 << 30) as usize;
-        let n = rustix::fs::sendfile(socket, &*file, Some(&mut offset), want)?;
-        if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
-        }
-    }
-    Ok(len)
-}
-
 /// Writes `resp` to `w`. Returns the number of body bytes sent (for the access log).
-pub fn write_response<W: Output>(w: &mut W, resp: Response, framing: Framing) -> io::Result<u64> {
+pub fn write_response<W: Output>(
+    w: &mut W,
+    resp: Response,
+    framing: ResponseFraming,
+) -> io::Result<u64> {
     let Response {
         status,
         headers,
@@ -189,7 +185,7 @@ fn write_head(
     status: u16,
     headers: &[(Value, Value)],
     len: Option<u64>,
-    framing: Framing,
+    framing: ResponseFraming,
 ) {
     // RFC 9110 §6.2: a server sends its own highest conformant version, 1.1.
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", status, reason(status));
@@ -297,13 +293,13 @@ fn write_file<W: Output>(w: &mut W, mut out: Vec<u8>, mut file: File, len: u64) 
     }
 }
 
-/// Copies exactly `len` bytes; a short source is an error (the promised length is unmet).
 /// Copies to the end. Out of line, like [`copy_exact`].
 #[inline(never)]
 fn copy_all<W: Write>(reader: &mut impl Read, w: &mut W) -> io::Result<u64> {
     io::copy(reader, w)
 }
 
+/// Copies exactly `len` bytes; a short source is an error (the promised length is unmet).
 // Out of line: `io::copy`'s 8 KiB stack buffer must not join the frame of every response.
 #[inline(never)]
 fn copy_exact<W: Write>(reader: &mut impl Read, w: &mut W, len: u64) -> io::Result<u64> {

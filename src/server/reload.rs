@@ -1,0 +1,122 @@
+//! Live reload: a changed config file is checked and swapped in whole, and the certificate
+//! files in service are watched so that a renewed certificate is served without a restart.
+//!
+//! A child of `server`: it changes the server's [`Bookkeeping`] and re-binds its listeners.
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::{Bookkeeping, BoundListeners, lock, rebind};
+use crate::config::reload::{self, Overrides, Watcher};
+use crate::config::{Config, RouteTarget};
+use crate::tls::{Certs, Identity, Source};
+
+/// Reads the changed config file and swaps it in if valid; the old one stays otherwise.
+/// A new certificate source (other files, or HTTPS turned on) is loaded first: if it cannot
+/// be, the whole new configuration is refused, as an invalid one would be.
+pub(super) fn apply_reload(
+    path: &Path,
+    overrides: &Overrides,
+    books: &Arc<Bookkeeping>,
+    listeners: &BoundListeners,
+    cert_watch: &CertWatch,
+) {
+    let old = books.state.config();
+    let Some((new, identity)) = load_changed(path, overrides, &old, &books.tls) else {
+        return;
+    };
+    let changes = Config::describe_changes(&old, &new);
+    log::set_max_level(new.log.level);
+    books.state.cache.set_max_bytes(new.cache.max_bytes);
+    books.state.replace_config(Arc::new(new));
+    if let Some(identity) = identity {
+        books.tls.install(identity);
+    }
+    if let Err(e) = rebind(books, listeners) {
+        log::error!("config reloaded, but a new listener could not be bound: {e}");
+    }
+    if let Err(e) = cert_watch.follow(books) {
+        log::error!("cannot watch the TLS certificate files: {e}");
+    }
+    log::info!("config reloaded: {}", changes.join("; "));
+}
+
+/// The configuration `path` holds now, and the certificate it needs when that is not the one
+/// in service; `None` (logged) when it equals `old` or any of it fails to load.
+fn load_changed(
+    path: &Path,
+    overrides: &Overrides,
+    old: &Config,
+    tls: &Certs,
+) -> Option<(Config, Option<Identity>)> {
+    let new = match overrides.load(path) {
+        Ok(new) => new,
+        Err(e) => {
+            log::error!("config not reloaded, keeping the previous one: {e}");
+            return None;
+        }
+    };
+    if *old == new {
+        return None;
+    }
+    match tls.wanted(&new.tls).map(|s| Identity::load(&s)).transpose() {
+        Ok(identity) => Some((new, identity)),
+        Err(e) => {
+            log::error!("config not reloaded, keeping the previous one: TLS: {e}");
+            None
+        }
+    }
+}
+
+/// The watches on the certificate files in service, shared by the [`Handle`](super::Handle)
+/// (which ends them) and the config watcher (which moves them when the source changes).
+#[derive(Clone, Default)]
+pub(super) struct CertWatch(Arc<Mutex<CertWatches>>);
+
+/// The watches on the certificate and key files, and the source they were set up for.
+#[derive(Default)]
+struct CertWatches {
+    source: Option<Source>,
+    watchers: Vec<Watcher>,
+}
+
+impl CertWatch {
+    /// Watches the files of the certificate in service (when they are files), so that a
+    /// renewed certificate is used for new connections without a restart.
+    pub(super) fn follow(&self, books: &Arc<Bookkeeping>) -> io::Result<()> {
+        let source = books.tls.source();
+        let mut watches = lock(&self.0);
+        if watches.source == source {
+            return Ok(());
+        }
+        watches.watchers.clear();
+        watches.source = None;
+        if let Some(Source::Files { cert, key }) = &source {
+            for file in [cert, key] {
+                let books = books.clone();
+                let watcher = reload::watch(file, move || books.tls.reload_files())?;
+                watches.watchers.push(watcher);
+            }
+        }
+        watches.source = source;
+        Ok(())
+    }
+
+    /// Ends every watch.
+    pub(super) fn stop(&self) {
+        lock(&self.0).watchers.clear();
+    }
+}
+
+/// The folders writes can land in: the root, and every `dir` route's folder.
+pub(super) fn write_roots(config: &Config) -> impl Iterator<Item = &Path> {
+    let folders = config
+        .routes
+        .iter()
+        .filter_map(|route| match &route.target {
+            RouteTarget::Dir(folder) => Some(folder.as_path()),
+            _ => None,
+        });
+    std::iter::once(config.server.root.as_path()).chain(folders)
+}
