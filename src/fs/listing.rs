@@ -9,7 +9,7 @@ use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::path::is_visible_name;
+use super::path::{canonical_within, is_visible_name};
 
 /// The HTML page; split out because the markup and its stylesheet are a concern of their own.
 mod html;
@@ -62,7 +62,7 @@ fn read_entries_checked(dir: &Path, hidden: bool, root: Option<&Path>) -> io::Re
         if let Some(root) = root {
             // The file type from the directory entry costs no extra syscall on Linux.
             let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
-            if is_link && !path.canonicalize().is_ok_and(|p| p.starts_with(root)) {
+            if is_link && !matches!(canonical_within(root, &path), Ok(Some(_))) {
                 continue;
             }
         }

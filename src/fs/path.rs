@@ -196,11 +196,9 @@ pub fn resolve(root: &Path, norm: &str, hidden: bool) -> Result<Resolved, Resolv
     if !dotted && let Some(found) = resolve_without_symlinks(joined.clone(), norm)? {
         return Ok(found);
     }
-    let path = joined.canonicalize()?;
-    // SPEC §3: "a symlink whose target lies outside the root is treated as absent".
-    if !path.starts_with(root) {
+    let Some(path) = canonical_within(root, &joined)? else {
         return Err(ResolveError::NotFound);
-    }
+    };
     let metadata = fs::metadata(&path)?;
     let is_dir = metadata.is_dir();
     if norm.ends_with('/') && !is_dir {
@@ -211,6 +209,18 @@ pub fn resolve(root: &Path, norm: &str, hidden: bool) -> Result<Resolved, Resolv
         metadata,
         is_dir,
     })
+}
+
+/// `path` canonicalised (symlinks followed, dot segments resolved), or `None` when that lies
+/// outside `root`, which must itself be canonical; the root itself is inside.
+///
+/// The one check behind SPEC §3's "a symlink whose target lies outside the root is treated as
+/// absent", for reads, listings and writes alike. The comparison is by whole components, so
+/// `/srv/root2` is not inside `/srv/root`. An error is the file system's: a missing or dangling
+/// path, a symlink loop, a permission.
+pub fn canonical_within(root: &Path, path: &Path) -> io::Result<Option<PathBuf>> {
+    let canonical = path.canonicalize()?;
+    Ok(canonical.starts_with(root).then_some(canonical))
 }
 
 /// The common case in three system calls (`openat2`, `statx`, `close`) instead of one
@@ -420,6 +430,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The one root check: hostile rows first, each a way out of the root.
+    #[test]
+    fn canonical_within_table() {
+        let (root, _outside) = fixture();
+        let r = &root.0;
+        // A sibling whose name extends the root's: inside by string prefix, outside by path.
+        let sibling = TempRoot(PathBuf::from(format!("{}2", r.display())));
+        fs::create_dir(&sibling.0).unwrap();
+        fs::write(sibling.0.join("f"), b"sibling").unwrap();
+        std::os::unix::fs::symlink(&sibling.0, r.join("sibling")).unwrap();
+        std::os::unix::fs::symlink(r.join("loop"), r.join("loop")).unwrap();
+        enum Want {
+            Inside(&'static str),
+            Outside,
+            Missing,
+        }
+        use Want::*;
+        let rows: &[(&str, Want)] = &[
+            // Hostile rows first: dot segments, symlinks out, the prefix sibling.
+            ("..", Outside),
+            ("dir/../..", Outside),
+            ("dir/../../", Outside),
+            ("link-out", Outside),
+            ("dir-out", Outside),
+            ("dir-out/passwd", Outside),
+            ("dir/../dir-out/passwd", Outside),
+            ("sibling", Outside),
+            ("sibling/f", Outside),
+            ("../{root}2/f", Outside),
+            ("dangling", Missing),
+            ("loop", Missing),
+            ("file.txt/x", Missing),
+            // The root itself is inside.
+            ("", Inside("")),
+            (".", Inside("")),
+            ("dir/..", Inside("")),
+            ("dir-in/..", Inside("")),
+            // Ordinary rows.
+            ("file.txt", Inside("file.txt")),
+            ("link-in", Inside("file.txt")),
+            ("dir-in/inner.txt", Inside("dir/inner.txt")),
+            ("dir/./inner.txt", Inside("dir/inner.txt")),
+        ];
+        let root_name = r.file_name().unwrap().to_str().unwrap();
+        for (rel, want) in rows {
+            let path = r.join(rel.replace("{root}", root_name));
+            match (want, canonical_within(r, &path)) {
+                (Inside(p), Ok(Some(got))) => assert_eq!(got, r.join(p), "{rel}"),
+                (Outside, Ok(None)) | (Missing, Err(_)) => {}
+                (_, got) => panic!("canonical_within({rel:?}): got {got:?}"),
+            }
+        }
+        // Relative to a root that is not canonical, nothing is inside: callers canonicalise it.
+        let dotted = r.join("dir/..");
+        assert!(matches!(canonical_within(&dotted, r), Ok(None)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use md5::{Digest, Md5};
 
-use super::path::{TEMP_PREFIX, is_visible_name};
+use super::path::{TEMP_PREFIX, canonical_within, is_visible_name};
 use crate::error::Error;
 
 /// Where a write lands.
@@ -69,12 +69,10 @@ fn parent_dir(
     while existing > 0 && fs::symlink_metadata(join(root, &parents[..existing])).is_err() {
         existing -= 1;
     }
-    let base = join(root, &parents[..existing])
-        .canonicalize()
-        .map_err(not_found)?;
-    if !base.starts_with(root) || !base.is_dir() {
-        return Err(Error::NotFound);
-    }
+    let base = canonical_within(root, &join(root, &parents[..existing]))
+        .map_err(not_found)?
+        .filter(|base| base.is_dir())
+        .ok_or(Error::NotFound)?;
     let missing = &parents[existing..];
     if !missing.is_empty() && !create {
         return Err(Error::NotFound);

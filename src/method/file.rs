@@ -14,6 +14,7 @@ use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
 use crate::error::Error;
 use crate::fs::etag;
+use crate::fs::path::canonical_within;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
 use crate::range::{self, ByteRange, Multipart, RangeOutcome};
@@ -150,10 +151,7 @@ fn precompressed(root: &Path, info: &FileInfo<'_>) -> Option<(PathBuf, Metadata)
     let sibling = info.path.with_file_name(name);
     // One cheap lstat first: most files have no sibling.
     std::fs::symlink_metadata(&sibling).ok()?;
-    let canonical = std::fs::canonicalize(&sibling).ok()?;
-    if !canonical.starts_with(root) {
-        return None;
-    }
+    let canonical = canonical_within(root, &sibling).ok().flatten()?;
     let meta = std::fs::metadata(&canonical).ok()?;
     let fresh = match (meta.modified(), info.modified) {
         (Ok(gz), Some(original)) => gz >= original,

@@ -8,20 +8,19 @@ use std::path::Path;
 use crate::conditional::{self, Outcome, Validators};
 use crate::error::Error;
 use crate::fs::etag;
+use crate::fs::path::canonical_within;
 use crate::http::parse::Head;
 
 /// The metadata of the file at `path` (symlinks followed), or `None` when nothing servable is
 /// there: missing, dangling, or a symlink leading outside `root` (absent, as for reads). A
 /// folder is a conflict for a method that writes a file.
 pub fn current_file(root: &Path, path: &Path) -> Result<Option<Metadata>, Error> {
-    let canonical = match path.canonicalize() {
-        Ok(canonical) => canonical,
+    let canonical = match canonical_within(root, path) {
+        Ok(Some(canonical)) => canonical,
+        Ok(None) => return Ok(None),
         Err(e) if is_absent(&e) => return Ok(None),
         Err(e) => return Err(Error::Io(e)),
     };
-    if !canonical.starts_with(root) {
-        return Ok(None);
-    }
     let meta = fs::metadata(&canonical)?;
     if meta.is_dir() {
         return Err(Error::Conflict);
