@@ -163,16 +163,25 @@ const ELOOP: i32 = 40;
 #[cfg(not(target_os = "linux"))]
 const ELOOP: i32 = 62;
 
+/// True when an error says nothing is at the path: `ENOENT`, or `ENOTDIR` for a path through a
+/// regular file (`/file.txt/x`). Such a lookup answers 404 wherever it happens.
+pub fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
 impl From<io::Error> for ResolveError {
     fn from(e: io::Error) -> Self {
-        match e.kind() {
-            // ENOTDIR: a path through a regular file, `/file.txt/x`.
-            io::ErrorKind::NotFound
-            | io::ErrorKind::NotADirectory
-            | io::ErrorKind::InvalidFilename => ResolveError::NotFound,
-            // A symlink loop leads nowhere: absent, like a dangling link.
-            _ if e.raw_os_error() == Some(ELOOP) => ResolveError::NotFound,
-            _ => ResolveError::Io(e),
+        // Beyond what is absent everywhere, a read also finds nothing behind a name too long
+        // for any file (ENAMETOOLONG) or a symlink loop, which leads nowhere, like a dangling link.
+        let nothing_there = is_absent(&e)
+            || e.kind() == io::ErrorKind::InvalidFilename
+            || e.raw_os_error() == Some(ELOOP);
+        match nothing_there {
+            true => ResolveError::NotFound,
+            false => ResolveError::Io(e),
         }
     }
 }
@@ -495,6 +504,26 @@ mod tests {
         let res = resolve(&root.0, "/link-in", false).unwrap();
         assert_eq!(res.path, root.0.join("file.txt"));
         assert_eq!(res.metadata.len(), 5);
+    }
+
+    #[test]
+    fn absent_is_enoent_or_enotdir_only() {
+        use io::ErrorKind::*;
+        let rows: &[(io::Error, bool)] = &[
+            // Errors that must stay errors (a write or a lookup that failed, not "absent").
+            (PermissionDenied.into(), false),
+            (InvalidFilename.into(), false),
+            (io::Error::from_raw_os_error(ELOOP), false),
+            (StorageFull.into(), false),
+            (Other.into(), false),
+            (NotFound.into(), true),
+            (NotADirectory.into(), true),
+            (io::Error::from_raw_os_error(2), true),
+            (io::Error::from_raw_os_error(20), true),
+        ];
+        for (e, want) in rows {
+            assert_eq!(is_absent(e), *want, "{e:?}");
+        }
     }
 
     #[test]

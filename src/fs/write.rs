@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use md5::{Digest, Md5};
 
-use super::path::{TEMP_PREFIX, canonical_within, is_visible_name};
+use super::path::{TEMP_PREFIX, canonical_within, is_absent, is_visible_name};
 use crate::error::Error;
 
 /// Where a write lands.
@@ -101,9 +101,9 @@ fn join(root: &Path, segments: &[&str]) -> PathBuf {
 }
 
 fn not_found(e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
-        _ => Error::Io(e),
+    match is_absent(&e) {
+        true => Error::NotFound,
+        false => Error::Io(e),
     }
 }
 

@@ -2,13 +2,12 @@
 //! preconditions (RFC 9110 §13.2.2) evaluated against it.
 
 use std::fs::{self, Metadata};
-use std::io;
 use std::path::Path;
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::error::Error;
 use crate::fs::etag;
-use crate::fs::path::canonical_within;
+use crate::fs::path::{canonical_within, is_absent};
 use crate::http::parse::Head;
 
 /// The metadata of the file at `path` (symlinks followed), or `None` when nothing servable is
@@ -26,13 +25,6 @@ pub fn current_file(root: &Path, path: &Path) -> Result<Option<Metadata>, Error>
         return Err(Error::Conflict);
     }
     Ok(Some(meta))
-}
-
-fn is_absent(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
 }
 
 /// `If-Match`, `If-Unmodified-Since` and `If-None-Match` against the file a write would
