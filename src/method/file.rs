@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::cache::{Stamp, Variant};
+use crate::cache::Stamp;
 use crate::compress::{self, Coding};
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
@@ -238,7 +238,7 @@ fn identity_body(req: &Request<'_>, info: &FileInfo<'_>) -> Result<Body, Error> 
     if cacheable(req.config, info.len) {
         let bytes = req
             .cache
-            .get_or_load(info.path, Variant::Identity, info.stamp, || {
+            .get_or_load(info.path, Coding::Identity, info.stamp, || {
                 read_checked(info)
             })?;
         return Ok(Body::Shared(bytes));
@@ -255,11 +255,7 @@ fn identity_body(req: &Request<'_>, info: &FileInfo<'_>) -> Result<Body, Error> 
 fn encoded_body(req: &Request<'_>, info: &FileInfo<'_>, coding: Coding) -> Result<Body, Error> {
     let level = req.config.compression.level;
     if cacheable(req.config, info.len) {
-        let variant = match coding {
-            Coding::Deflate => Variant::Deflate,
-            _ => Variant::Gzip,
-        };
-        let bytes = req.cache.get_or_load(info.path, variant, info.stamp, || {
+        let bytes = req.cache.get_or_load(info.path, coding, info.stamp, || {
             Ok(compress::compress(&read_checked(info)?, coding, level))
         })?;
         return Ok(Body::Shared(bytes));
