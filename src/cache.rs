@@ -22,17 +22,18 @@ pub const ENTRY_OVERHEAD: u64 = 64;
 
 /// The file metadata an entry was read under; a hit requires it to be unchanged.
 ///
-/// Same fields as the ETag (`fs::etag::for_file`) plus the device, so bytes served from the
-/// cache always match the ETag computed from the same metadata.
+/// The ETag of a file is computed from its stamp (`fs::etag::for_stamp`), so bytes served
+/// under a stamp always match the tag sent with them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Stamp {
     /// File size in bytes.
     pub len: u64,
-    /// Modification time in nanoseconds since the Unix epoch.
-    pub mtime_ns: i128,
-    /// Status-change time in nanoseconds: every write moves it, and unlike the mtime no
-    /// program can set it back (`cp -p`, `rsync -t` and `touch -r` restore mtimes).
-    pub ctime_ns: i128,
+    /// Modification time as the kernel reports it: seconds since the Unix epoch, and
+    /// nanoseconds (`0..1_000_000_000`).
+    pub mtime: (i64, i64),
+    /// Status-change time, likewise: every write moves it, and unlike the mtime no program can
+    /// set it back (`cp -p`, `rsync -t` and `touch -r` restore mtimes).
+    pub ctime: (i64, i64),
     /// Inode number: a write through shelf renames a new inode into place.
     pub ino: u64,
     /// Device number, so equal inode numbers on two file systems differ.
@@ -45,8 +46,8 @@ impl Stamp {
     pub fn of(meta: &Metadata) -> Stamp {
         Stamp {
             len: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
             ino: meta.ino(),
             dev: meta.dev(),
         }
@@ -486,10 +487,11 @@ mod tests {
     use Coding::{Deflate, Gzip, Identity};
 
     fn stamp(n: u64) -> Stamp {
+        let t = i64::try_from(n).unwrap();
         Stamp {
             len: n,
-            mtime_ns: i128::from(n) * 7,
-            ctime_ns: i128::from(n) * 11,
+            mtime: (t * 7, 0),
+            ctime: (t * 11, t % 1000),
             ino: n,
             dev: 1,
         }

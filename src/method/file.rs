@@ -90,13 +90,14 @@ impl<'p> FileInfo<'p> {
     fn new(config: &Config, path: &'p Path, meta: &Metadata) -> FileInfo<'p> {
         let mime = content_type(path);
         let c = &config.compression;
+        let stamp = Stamp::of(meta);
         FileInfo {
             path,
             len: meta.len(),
-            stamp: Stamp::of(meta),
+            stamp,
             compressible: c.enabled && compress::is_compressible(&c.types, &mime),
             mime,
-            tag: etag::for_file(meta),
+            tag: etag::for_stamp(&stamp),
             modified: meta.modified().ok().map(|m| m.min(SystemTime::now())),
         }
     }
