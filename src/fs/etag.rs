@@ -4,6 +4,7 @@
 use std::fs::Metadata;
 
 use crate::cache::Stamp;
+use crate::http::encode::push_hex;
 
 /// A strong ETag for a file's current content: its modification time to the nanosecond, its
 /// size, its inode and its status-change time. A write through shelf renames a new inode into
@@ -36,9 +37,7 @@ pub fn for_bytes(bytes: &[u8]) -> String {
     let digest = Md5::digest(bytes);
     let mut tag = String::with_capacity(34);
     tag.push('"');
-    for b in digest.iter() {
-        tag.push_str(&format!("{b:02x}"));
-    }
+    push_hex(&mut tag, &digest);
     tag.push('"');
     tag
 }

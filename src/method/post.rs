@@ -17,6 +17,7 @@ use crate::fs::path::{TEMP_PREFIX, resolve};
 use crate::fs::write::{self, TempFile};
 use crate::http::Method;
 use crate::http::accept;
+use crate::http::encode::hex;
 use crate::http::multipart::{self, Multipart, PartBody};
 use crate::http::response::{Body, Response};
 use crate::request::{Request, Target};
@@ -276,8 +277,7 @@ fn save_by_digest(
     let mut temp = TempFile::create_in(dir)?;
     let mut md5 = Md5::new();
     let size = write::copy_body(&mut req.body, temp.file(), Some(&mut md5))?;
-    let hex: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let name = format!("{hex}{}", extension_for(content_type));
+    let name = format!("{}{}", hex(&md5.finalize()), extension_for(content_type));
     let path = dir.join(&name);
     let location = format!("{folder_url}{name}");
     let _lock = write::lock(&path);
