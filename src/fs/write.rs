@@ -360,6 +360,77 @@ mod tests {
         assert!(!r.join("p").exists());
     }
 
+    /// One read of a test body: bytes, or an error.
+    type Step = io::Result<&'static [u8]>;
+
+    /// A body that yields `steps` in turn.
+    struct Steps(Vec<Step>);
+
+    impl Read for Steps {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let bytes = self.0.remove(0)?;
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    /// Read errors are the client's and keep their status; an interrupted read is retried.
+    #[test]
+    fn copy_body_rows() {
+        use crate::http::body::BodyError;
+        use crate::http::multipart::Malformed;
+        let part = || io::Error::new(io::ErrorKind::InvalidData, Malformed("x"));
+        let rows: Vec<(&str, Vec<Step>, Result<u64, u16>)> = vec![
+            // Hostile rows first: the body breaks off in every way a client can break it.
+            (
+                "too large",
+                vec![Ok(b"ab"), Err(BodyError::TooLarge.into())],
+                Err(413),
+            ),
+            (
+                "malformed chunks",
+                vec![Err(BodyError::Malformed.into())],
+                Err(400),
+            ),
+            (
+                "too slow",
+                vec![Ok(b"a"), Err(BodyError::Timeout.into())],
+                Err(408),
+            ),
+            ("malformed multipart", vec![Ok(b"a"), Err(part())], Err(400)),
+            (
+                "cut short",
+                vec![Err(io::ErrorKind::UnexpectedEof.into())],
+                Err(500),
+            ),
+            // Ordinary rows.
+            ("empty", vec![], Ok(0)),
+            (
+                "interrupted, then data",
+                vec![Err(io::ErrorKind::Interrupted.into()), Ok(b"abc")],
+                Ok(3),
+            ),
+            ("two reads", vec![Ok(b"ab"), Ok(b"cde")], Ok(5)),
+        ];
+        let dir = Dir::new("copy");
+        for (name, steps, want) in rows {
+            let mut out = File::create(dir.0.join("out")).unwrap();
+            let mut hash = Md5::new();
+            let got = copy_body(&mut Steps(steps), &mut out, Some(&mut hash));
+            match (want, got) {
+                (Ok(n), Ok(got)) => {
+                    assert_eq!(got, n, "{name}");
+                    assert_eq!(fs::metadata(dir.0.join("out")).unwrap().len(), n, "{name}");
+                }
+                (Err(status), Err(e)) => assert_eq!(e.status(), status, "{name}"),
+                (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
     #[test]
     fn temp_file_vanishes_unless_persisted() {
         let dir = Dir::new("temp");

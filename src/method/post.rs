@@ -3,7 +3,6 @@
 //! button (`POST <entry>?delete`, guarded exactly like DELETE).
 
 use std::fs::{self, Metadata};
-use std::io::{Read, Write};
 use std::path::Path;
 
 use md5::{Digest, Md5};
@@ -136,7 +135,7 @@ fn upload(
             continue;
         };
         let mut temp = TempFile::create_in(dir)?;
-        let size = copy_part(&mut PartBody(&mut parts), temp.file())?;
+        let size = write::copy_body(&mut PartBody(&mut parts), temp.file(), None)?;
         let wanted = sanitize(&sent, hidden);
         let ctx = Ctx {
             config: req.config,
@@ -230,20 +229,6 @@ pub fn sanitize(sent: &str, hidden: bool) -> String {
     match &name[..end] {
         "" => "upload".to_string(),
         name => name.to_string(),
-    }
-}
-
-/// Copies one part into the temporary file: read errors are the client's, write errors the disk's.
-fn copy_part(part: &mut dyn Read, out: &mut fs::File) -> Result<u64, Error> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0;
-    loop {
-        let n = part.read(&mut buf)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        out.write_all(&buf[..n])?;
-        total += n as u64;
     }
 }
 
