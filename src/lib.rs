@@ -20,6 +20,7 @@ pub mod request;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod time;
 pub mod tls;
 
 pub use config::Config;

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use crate::fs::listing::Civil;
 use crate::http::parse::Head;
+use crate::time::Civil;
 
 /// Starts `env_logger` on stderr at `level`; `RUST_LOG`, when set, wins.
 pub fn init(level: log::LevelFilter) {
