@@ -10,6 +10,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::http::response::Response;
+
 /// One satisfiable byte range, `start..=end`, always inside the representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -41,7 +43,7 @@ pub enum RangeOutcome {
     Full,
     /// Send these ranges (206), coalesced, in the client's order; one range means no multipart.
     Satisfiable(Vec<ByteRange>),
-    /// No range overlaps the representation: 416 with [`unsatisfied_range`].
+    /// No range overlaps the representation: 416, as [`unsatisfiable`] builds it.
     Unsatisfiable,
 }
 
@@ -214,8 +216,16 @@ pub fn content_range(r: &ByteRange, len: u64) -> String {
     format!("bytes {}-{}/{}", r.start, r.end, len)
 }
 
+/// The one 416 response: for a `Range` that no byte of a `len`-byte representation satisfies
+/// (GET), and for a PATCH that would start past the end of a `len`-byte file. RFC 9110
+/// §15.5.17: "the sender SHOULD generate a Content-Range header field specifying the current
+/// length of the selected representation".
+pub fn unsatisfiable(len: u64) -> Response {
+    Response::text(416).header("Content-Range", unsatisfied_range(len))
+}
+
 /// The `Content-Range` value of a 416: `bytes */1000` (RFC 9110 §15.5.17).
-pub fn unsatisfied_range(len: u64) -> String {
+fn unsatisfied_range(len: u64) -> String {
     format!("bytes */{len}")
 }
 
@@ -558,6 +568,9 @@ mod tests {
         assert_eq!(content_range(&r(999, 999), 1000), "bytes 999-999/1000");
         assert_eq!(unsatisfied_range(1000), "bytes */1000");
         assert_eq!(unsatisfied_range(0), "bytes */0");
+        let refusal = unsatisfiable(1000);
+        assert_eq!(refusal.status, 416);
+        assert_eq!(refusal.get_header("content-range"), Some("bytes */1000"));
     }
 
     /// Reads `reader` to the end in reads of `step` bytes.

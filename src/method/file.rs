@@ -81,7 +81,7 @@ pub fn serve(
     }
     match ranges {
         Some(RangeOutcome::Satisfiable(ranges)) => partial(&info, response, ranges),
-        Some(RangeOutcome::Unsatisfiable) => Ok(unsatisfiable(info.len)),
+        Some(RangeOutcome::Unsatisfiable) => Ok(range::unsatisfiable(info.len)),
         Some(RangeOutcome::Full) | None => full(req, &info, &rep, response),
     }
 }
@@ -337,11 +337,6 @@ fn single_range(mut file: File, range: &ByteRange) -> io::Result<Body> {
         file,
         len: range.len(),
     })
-}
-
-/// 416 with the length the client should have asked within.
-fn unsatisfiable(len: u64) -> Response {
-    Response::text(416).header("Content-Range", range::unsatisfied_range(len))
 }
 
 /// The media type by extension.

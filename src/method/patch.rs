@@ -91,9 +91,7 @@ fn apply(
 /// 416 when the patch would start after the end of a file of `len` bytes (a hole).
 fn beyond_end(place: Place, len: u64) -> Option<Response> {
     match place {
-        Place::At { start, .. } if start > len => {
-            Some(Response::text(416).header("Content-Range", range::unsatisfied_range(len)))
-        }
+        Place::At { start, .. } if start > len => Some(range::unsatisfiable(len)),
         _ => None,
     }
 }
