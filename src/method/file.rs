@@ -17,7 +17,7 @@ use crate::fs::etag;
 use crate::fs::path::canonical_within;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
-use crate::range::{self, ByteRange, Multipart, RangeOutcome};
+use crate::range::{self, ByteRange, ByteRangesBody, RangeOutcome};
 use crate::request::Request;
 
 /// Single ranges up to this size are read into memory with one `pread`.
@@ -311,7 +311,7 @@ fn partial(
             .header("Content-Range", range::content_range(one, info.len))
             .body(body));
     }
-    let multipart = Multipart::new(ranges, info.len, &with_charset(&info.mime));
+    let multipart = ByteRangesBody::new(ranges, info.len, &with_charset(&info.mime));
     response
         .headers
         .retain(|(name, _)| !name.eq_ignore_ascii_case("Content-Type"));

@@ -11,6 +11,6 @@ pub mod get;
 pub mod options;
 pub mod patch;
 pub mod post;
+pub mod precondition;
 pub mod put;
-pub mod target;
 pub mod trace;

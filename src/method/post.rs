@@ -16,7 +16,7 @@ use crate::fs::write::{self, TempFile};
 use crate::http::Method;
 use crate::http::accept;
 use crate::http::encode::{encode_href, hex, push_json_string};
-use crate::http::multipart::{self, Multipart, PartBody};
+use crate::http::multipart::{self, FormDataReader, PartBody};
 use crate::http::response::{Body, Response};
 use crate::request::{Request, Target};
 
@@ -127,7 +127,7 @@ fn upload(
 ) -> Result<Response, Error> {
     let hidden = req.config.server.hidden;
     let mut saved = Vec::new();
-    let mut parts = Multipart::new(&mut req.body, boundary);
+    let mut parts = FormDataReader::new(&mut req.body, boundary);
     while let Some(head) = parts.next_part()? {
         // A file input left empty sends a part with `filename=""`; plain fields have none.
         let Some(sent) = head.filename.filter(|f| !f.is_empty()) else {
