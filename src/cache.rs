@@ -153,6 +153,7 @@ impl Cache {
 
     /// The stored bytes of `path` in `coding` if they were read under `stamp`. An entry with
     /// another stamp is stale: it is dropped and this is a miss. A hit becomes most recent.
+    #[cfg(test)]
     pub fn get(&self, path: &Path, coding: Coding, stamp: Stamp) -> Option<Arc<[u8]>> {
         self.lock().lookup(path, coding, stamp)
     }
@@ -227,6 +228,7 @@ impl Cache {
     }
 
     /// Bytes charged now: stored bodies plus per-entry overhead; never above the budget.
+    #[cfg(test)]
     pub fn used_bytes(&self) -> u64 {
         self.lock().used
     }

@@ -1,7 +1,8 @@
 //! Directory listings (SPEC §3): reading a folder, sorting it, and rendering it as JSON or HTML.
 //!
-//! Everything here is a pure function of the entries except [`read_entries`]; the caller picks
-//! JSON or HTML (`html.rs`) from `Accept` and adds `Cache-Control: no-cache` and the ETag.
+//! Everything here is a pure function of the entries except [`read_entries_within`]; the
+//! caller picks JSON or HTML (`html.rs`) from `Accept` and adds `Cache-Control: no-cache` and
+//! the ETag.
 
 use std::cmp::Ordering;
 use std::fs;
@@ -34,19 +35,10 @@ pub struct Entry {
 /// Reads the entries of `dir` that a client may see.
 ///
 /// Dot-entries are skipped unless `hidden`, temporary upload files always. Symlinks are reported
-/// by their target's type and size; dangling ones and names that are not UTF-8 are skipped.
-pub fn read_entries(dir: &Path, hidden: bool) -> io::Result<Vec<Entry>> {
-    read_entries_checked(dir, hidden, None)
-}
-
-/// Like [`read_entries`], and also skips symlinks whose target lies outside the canonical
-/// `root`, since reading them would answer 404 (SPEC §3: "treated as absent").
+/// by their target's type and size; dangling ones, those whose target lies outside the
+/// canonical `root` (reading them would answer 404, SPEC §3: "treated as absent") and names
+/// that are not UTF-8 are skipped.
 pub fn read_entries_within(root: &Path, dir: &Path, hidden: bool) -> io::Result<Vec<Entry>> {
-    read_entries_checked(dir, hidden, Some(root))
-}
-
-/// The shared loop of the two readers; `root`, when given, confines symlink targets.
-fn read_entries_checked(dir: &Path, hidden: bool, root: Option<&Path>) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for dirent in fs::read_dir(dir)? {
         let dirent = dirent?;
@@ -61,12 +53,10 @@ fn read_entries_checked(dir: &Path, hidden: bool, root: Option<&Path>) -> io::Re
             continue;
         }
         let path = dirent.path();
-        if let Some(root) = root {
-            // The file type from the directory entry costs no extra syscall on Linux.
-            let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
-            if is_link && !matches!(canonical_within(root, &path), Ok(Some(_))) {
-                continue;
-            }
+        // The file type from the directory entry costs no extra syscall on Linux.
+        let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link && !matches!(canonical_within(root, &path), Ok(Some(_))) {
+            continue;
         }
         // fs::metadata follows symlinks; it fails for dangling ones, which we skip.
         let Ok(meta) = fs::metadata(&path) else {
@@ -355,7 +345,9 @@ mod tests {
                 .map(|e| (e.name.clone(), e.is_dir, e.size))
                 .collect::<Vec<_>>()
         };
-        let shown = names(read_entries(&dir, false).unwrap());
+        // Under a root that holds both folders, the link out of `dir` is inside and listed.
+        let wide_root = std::env::temp_dir().canonicalize().unwrap();
+        let shown = names(read_entries_within(&wide_root, &dir, false).unwrap());
         let owned = |rows: &[(&str, bool, u64)]| {
             rows.iter()
                 .map(|&(n, d, s)| (n.to_string(), d, s))

@@ -34,7 +34,7 @@ pub enum PathError {
 
 impl PathError {
     /// A short, fixed phrase for logs and 400 bodies; never contains the path itself.
-    pub fn reason(self) -> &'static str {
+    fn reason(self) -> &'static str {
         match self {
             PathError::NotAbsolute => "path must start with /",
             PathError::BadEscape => "invalid percent-escape in path",

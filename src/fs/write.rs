@@ -160,6 +160,7 @@ impl TempFile {
     }
 
     /// The path of the temporary file.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
