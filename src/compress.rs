@@ -85,7 +85,8 @@ impl Weights {
     /// A coding listed twice keeps its lowest weight, so a refusal (q=0) is never overridden.
     fn record(&mut self, name: &str, q: u16) {
         let slot = if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-            // RFC 9110 §8.4.1.3: "A recipient SHOULD consider "x-gzip" to be equivalent to "gzip"."
+            // RFC 9110 §8.4.1.3: "A recipient SHOULD consider "x-gzip" to be equivalent to
+            // "gzip"."
             &mut self.gzip
         } else if name.eq_ignore_ascii_case("deflate") {
             &mut self.deflate

@@ -1,9 +1,10 @@
 //! Request paths to files: normalisation that cannot leave the root, then resolution under it.
 //!
-//! Two steps, kept apart so the first is a pure function that can be fuzzed:
-//! [`normalize_path`] turns the raw path of a request target into a clean, decoded, absolute
-//! path or refuses it (400); [`resolve`] maps that path under a canonical root, applying the
-//! hidden-file policy and the rule that a symlink leading outside the root is absent (404).
+//! Two steps, kept apart so the first is a pure function, fuzzed by
+//! `fuzz/fuzz_targets/normalize_path.rs`: [`normalize_path`] turns the raw path of a request
+//! target into a clean, decoded, absolute path or refuses it (400); [`resolve`] maps that path
+//! under a canonical root, applying the hidden-file policy and the rule that a symlink leading
+//! outside the root is absent (404), which [`canonical_within`] decides for every caller.
 
 use std::fmt;
 use std::fs::{self, Metadata};
@@ -33,7 +34,8 @@ pub enum PathError {
 }
 
 impl PathError {
-    /// A short, fixed phrase for logs and 400 bodies; never contains the path itself.
+    /// A short, fixed phrase, the `Display` text; it never contains the path itself, so it
+    /// can be logged. (A 400 body is the reason phrase, never this.)
     fn reason(self) -> &'static str {
         match self {
             PathError::NotAbsolute => "path must start with /",
@@ -150,7 +152,8 @@ pub struct Resolved {
 /// Why a normalised path does not lead to something servable.
 #[derive(Debug)]
 pub enum ResolveError {
-    /// Missing, hidden by policy, a temporary upload file, or a symlink leading outside the root (404).
+    /// Missing, hidden by policy, a temporary upload file, or a symlink leading outside the
+    /// root (404).
     NotFound,
     /// Any other file-system failure, such as permission denied; the caller maps it to a status.
     Io(io::Error),
