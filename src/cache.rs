@@ -14,23 +14,26 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::compress::Coding;
+
 /// Bytes charged per entry on top of its body and path, so a flood of tiny or empty files
 /// cannot hold unbounded memory under a byte budget (map slots, the `Arc` header, recency).
 pub const ENTRY_OVERHEAD: u64 = 64;
 
 /// The file metadata an entry was read under; a hit requires it to be unchanged.
 ///
-/// Same fields as the ETag (`fs::etag::for_file`) plus the device, so bytes served from the
-/// cache always match the ETag computed from the same metadata.
+/// The ETag of a file is computed from its stamp (`fs::etag::for_stamp`), so bytes served
+/// under a stamp always match the tag sent with them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Stamp {
     /// File size in bytes.
     pub len: u64,
-    /// Modification time in nanoseconds since the Unix epoch.
-    pub mtime_ns: i128,
-    /// Status-change time in nanoseconds: every write moves it, and unlike the mtime no
-    /// program can set it back (`cp -p`, `rsync -t` and `touch -r` restore mtimes).
-    pub ctime_ns: i128,
+    /// Modification time as the kernel reports it: seconds since the Unix epoch, and
+    /// nanoseconds (`0..1_000_000_000`).
+    pub mtime: (i64, i64),
+    /// Status-change time, likewise: every write moves it, and unlike the mtime no program can
+    /// set it back (`cp -p`, `rsync -t` and `touch -r` restore mtimes).
+    pub ctime: (i64, i64),
     /// Inode number: a write through shelf renames a new inode into place.
     pub ino: u64,
     /// Device number, so equal inode numbers on two file systems differ.
@@ -43,34 +46,27 @@ impl Stamp {
     pub fn of(meta: &Metadata) -> Stamp {
         Stamp {
             len: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
             ino: meta.ino(),
             dev: meta.dev(),
         }
     }
 }
 
-/// Which form of a file's body an entry holds.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Variant {
-    /// The bytes as on disk.
-    Identity,
-    /// The body gzip-encoded.
-    Gzip,
-    /// The body deflate-encoded (zlib format, as `Content-Encoding: deflate` means).
-    Deflate,
-}
+// The form of a body an entry holds is named by its content coding: the enum `compress`
+// negotiates and encodes with, so no hand-written mapping between the two can drift.
 
-impl Variant {
-    const COUNT: usize = 3;
+/// How many codings a path has entry slots for.
+const CODINGS: usize = 3;
 
-    fn index(self) -> usize {
-        match self {
-            Variant::Identity => 0,
-            Variant::Gzip => 1,
-            Variant::Deflate => 2,
-        }
+/// The slot of `coding` in a path's entry array. No catch-all arm: a new coding does not
+/// compile until it has a slot of its own.
+fn slot(coding: Coding) -> usize {
+    match coding {
+        Coding::Identity => 0,
+        Coding::Gzip => 1,
+        Coding::Deflate => 2,
     }
 }
 
@@ -89,11 +85,11 @@ pub struct Cache {
 /// entry, `used` is the sum of the stored entries' costs, `count` their number, and after every
 /// public operation `used <= max`.
 struct Inner {
-    /// Entries by path, one slot per variant: a lookup by `&Path` needs no allocation, and
+    /// Entries by path, one slot per coding: a lookup by `&Path` needs no allocation, and
     /// `invalidate` is one removal.
-    entries: HashMap<Arc<Path>, [Option<Entry>; Variant::COUNT]>,
+    entries: HashMap<Arc<Path>, [Option<Entry>; CODINGS]>,
     /// Recency: the smallest tick is the least recently used entry.
-    order: BTreeMap<u64, (Arc<Path>, Variant)>,
+    order: BTreeMap<u64, (Arc<Path>, Coding)>,
     /// Loads in progress, so concurrent misses for one key wait instead of loading again.
     flights: HashMap<FlightKey, Arc<Flight>>,
     tick: u64,
@@ -112,7 +108,7 @@ struct Entry {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct FlightKey {
     path: Arc<Path>,
-    variant: Variant,
+    coding: Coding,
     stamp: Stamp,
 }
 
@@ -155,16 +151,17 @@ impl Cache {
         }
     }
 
-    /// The stored bytes of `path` in `variant` if they were read under `stamp`. An entry with
+    /// The stored bytes of `path` in `coding` if they were read under `stamp`. An entry with
     /// another stamp is stale: it is dropped and this is a miss. A hit becomes most recent.
-    pub fn get(&self, path: &Path, variant: Variant, stamp: Stamp) -> Option<Arc<[u8]>> {
-        self.lock().lookup(path, variant, stamp)
+    #[cfg(test)]
+    pub fn get(&self, path: &Path, coding: Coding, stamp: Stamp) -> Option<Arc<[u8]>> {
+        self.lock().lookup(path, coding, stamp)
     }
 
-    /// The bytes of `path` in `variant` under `stamp`: from the cache, or from `load`, whose
+    /// The bytes of `path` in `coding` under `stamp`: from the cache, or from `load`, whose
     /// result is stored (if it fits) and returned.
     ///
-    /// Concurrent callers for the same `(path, variant, stamp)` run one `load`: the first
+    /// Concurrent callers for the same `(path, coding, stamp)` run one `load`: the first
     /// caller runs it, the others wait and get the same `Arc`. If it fails, its caller gets the
     /// error and each waiter an error of the same kind and text (no retry storm against a
     /// failing disk); nothing is stored, so the next call loads again. If it panics, the panic
@@ -174,12 +171,12 @@ impl Cache {
     pub fn get_or_load(
         &self,
         path: &Path,
-        variant: Variant,
+        coding: Coding,
         stamp: Stamp,
         load: impl FnOnce() -> io::Result<Vec<u8>>,
     ) -> io::Result<Arc<[u8]>> {
         let guard = loop {
-            match self.role(path, variant, stamp) {
+            match self.role(path, coding, stamp) {
                 Role::Hit(bytes) => return Ok(bytes),
                 Role::Lead(key, flight) => {
                     break LoadGuard {
@@ -231,6 +228,7 @@ impl Cache {
     }
 
     /// Bytes charged now: stored bodies plus per-entry overhead; never above the budget.
+    #[cfg(test)]
     pub fn used_bytes(&self) -> u64 {
         self.lock().used
     }
@@ -252,14 +250,14 @@ impl Cache {
     }
 
     /// A hit, or else the flight to wait on, or else a new flight this caller leads.
-    fn role(&self, path: &Path, variant: Variant, stamp: Stamp) -> Role {
+    fn role(&self, path: &Path, coding: Coding, stamp: Stamp) -> Role {
         let mut inner = self.lock();
-        if let Some(bytes) = inner.lookup(path, variant, stamp) {
+        if let Some(bytes) = inner.lookup(path, coding, stamp) {
             return Role::Hit(bytes);
         }
         let key = FlightKey {
             path: inner.shared_path(path),
-            variant,
+            coding,
             stamp,
         };
         if let Some(flight) = inner.flights.get(&key) {
@@ -351,10 +349,10 @@ impl Flight {
 impl Inner {
     /// A hit if the entry's stamp equals `stamp`; a stale entry is dropped. The hot path:
     /// one hash lookup, an `Arc` clone, and a move in the recency order.
-    fn lookup(&mut self, path: &Path, variant: Variant, stamp: Stamp) -> Option<Arc<[u8]>> {
-        let entry = self.entries.get_mut(path)?[variant.index()].as_mut()?;
+    fn lookup(&mut self, path: &Path, coding: Coding, stamp: Stamp) -> Option<Arc<[u8]>> {
+        let entry = self.entries.get_mut(path)?[slot(coding)].as_mut()?;
         if entry.stamp != stamp {
-            self.remove_entry(path, variant);
+            self.remove_entry(path, coding);
             return None;
         }
         self.tick += 1;
@@ -385,12 +383,12 @@ impl Inner {
         if cost > self.max {
             return;
         }
-        self.remove_entry(&key.path, key.variant);
+        self.remove_entry(&key.path, key.coding);
         let tick = self.next_tick();
         let path = self.shared_path(&key.path);
-        self.order.insert(tick, (Arc::clone(&path), key.variant));
+        self.order.insert(tick, (Arc::clone(&path), key.coding));
         let slots = self.entries.entry(path).or_default();
-        slots[key.variant.index()] = Some(Entry {
+        slots[slot(key.coding)] = Some(Entry {
             bytes,
             stamp: key.stamp,
             tick,
@@ -404,19 +402,19 @@ impl Inner {
     /// Drops least recently used entries until the budget holds.
     fn evict(&mut self) {
         while self.used > self.max {
-            let Some((_, (path, variant))) = self.order.pop_first() else {
+            let Some((_, (path, coding))) = self.order.pop_first() else {
                 break; // unreachable while the invariants hold: used > 0 means an entry exists
             };
-            self.remove_entry(&path, variant);
+            self.remove_entry(&path, coding);
         }
     }
 
     /// Drops one entry, if present, keeping `order`, `used` and `count` in step.
-    fn remove_entry(&mut self, path: &Path, variant: Variant) {
+    fn remove_entry(&mut self, path: &Path, coding: Coding) {
         let Some(slots) = self.entries.get_mut(path) else {
             return;
         };
-        let Some(entry) = slots[variant.index()].take() else {
+        let Some(entry) = slots[slot(coding)].take() else {
             return;
         };
         if slots.iter().all(Option::is_none) {
@@ -429,8 +427,8 @@ impl Inner {
 
     /// Drops every variant of `path`.
     fn remove_path(&mut self, path: &Path) {
-        for variant in [Variant::Identity, Variant::Gzip, Variant::Deflate] {
-            self.remove_entry(path, variant);
+        for coding in [Coding::Identity, Coding::Gzip, Coding::Deflate] {
+            self.remove_entry(path, coding);
         }
     }
 }
@@ -455,8 +453,8 @@ impl Inner {
             );
             for (i, entry) in slots.iter().enumerate() {
                 let Some(entry) = entry else { continue };
-                let (owner, variant) = &self.order[&entry.tick];
-                assert_eq!((&**owner, variant.index()), (&**path, i));
+                let (owner, coding) = &self.order[&entry.tick];
+                assert_eq!((&**owner, slot(*coding)), (&**path, i));
                 assert_eq!(entry.cost, cost_of(path, entry.bytes.len()));
                 used += entry.cost;
                 count += 1;
@@ -473,7 +471,7 @@ impl Inner {
     }
 
     /// Stored keys from least to most recently used.
-    fn recency(&self) -> Vec<(String, Variant)> {
+    fn recency(&self) -> Vec<(String, Coding)> {
         let name = |p: &Arc<Path>| p.to_string_lossy().into_owned();
         self.order.values().map(|(p, v)| (name(p), *v)).collect()
     }
@@ -488,13 +486,14 @@ mod tests {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use Variant::{Deflate, Gzip, Identity};
+    use Coding::{Deflate, Gzip, Identity};
 
     fn stamp(n: u64) -> Stamp {
+        let t = i64::try_from(n).unwrap();
         Stamp {
             len: n,
-            mtime_ns: i128::from(n) * 7,
-            ctime_ns: i128::from(n) * 11,
+            mtime: (t * 7, 0),
+            ctime: (t * 11, t % 1000),
             ino: n,
             dev: 1,
         }
@@ -505,18 +504,18 @@ mod tests {
     }
 
     /// Loads `len` bytes for `path` (a miss) or returns the cached ones.
-    fn put(cache: &Cache, path: &str, variant: Variant, s: Stamp, len: usize) -> Arc<[u8]> {
+    fn put(cache: &Cache, path: &str, coding: Coding, s: Stamp, len: usize) -> Arc<[u8]> {
         let load = || Ok(vec![len as u8; len]);
         cache
-            .get_or_load(Path::new(path), variant, s, load)
+            .get_or_load(Path::new(path), coding, s, load)
             .expect("load")
     }
 
     /// Whether an entry is stored, without touching its recency.
-    fn stored(cache: &Cache, path: &str, variant: Variant) -> bool {
+    fn stored(cache: &Cache, path: &str, coding: Coding) -> bool {
         let inner = cache.lock();
         let slots = inner.entries.get(Path::new(path));
-        slots.is_some_and(|s| s[variant.index()].is_some())
+        slots.is_some_and(|s| s[slot(coding)].is_some())
     }
 
     /// Waits (with a deadline) until `n` callers wait on the one flight in progress.
@@ -643,8 +642,8 @@ mod tests {
     #[test]
     fn invalidate_drops_every_variant_of_the_path_and_nothing_else() {
         let cache = Cache::new(1 << 20);
-        for variant in [Identity, Gzip, Deflate] {
-            put(&cache, "/a/x", variant, stamp(1), 10);
+        for coding in [Identity, Gzip, Deflate] {
+            put(&cache, "/a/x", coding, stamp(1), 10);
         }
         put(&cache, "/a/y", Identity, stamp(1), 10);
         cache.invalidate(Path::new("/a/x"));
@@ -662,7 +661,7 @@ mod tests {
         }
         cache.invalidate_dir(Path::new("/a/b"));
         let mut left: Vec<_> = cache.lock().recency();
-        left.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.index().cmp(&y.1.index())));
+        left.sort_by(|x, y| x.0.cmp(&y.0).then(slot(x.1).cmp(&slot(y.1))));
         let want = ["/a/bc", "/a/bc", "/a/bc/f", "/a/bc/f"];
         assert_eq!(left.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(), want);
         cache.lock().check();
@@ -881,7 +880,7 @@ mod tests {
 
     /// The obvious LRU: a list from least to most recently used, linear in everything.
     struct Model {
-        list: Vec<(String, Variant, Stamp, u64)>,
+        list: Vec<(String, Coding, Stamp, u64)>,
         max: u64,
     }
 
@@ -890,8 +889,8 @@ mod tests {
             self.list.iter().map(|e| e.3).sum()
         }
 
-        fn get(&mut self, path: &str, variant: Variant, s: Stamp) -> bool {
-            let Some(i) = self.list.iter().position(|e| e.0 == path && e.1 == variant) else {
+        fn get(&mut self, path: &str, coding: Coding, s: Stamp) -> bool {
+            let Some(i) = self.list.iter().position(|e| e.0 == path && e.1 == coding) else {
                 return false;
             };
             let entry = self.list.remove(i);
@@ -902,11 +901,11 @@ mod tests {
             hit
         }
 
-        fn store(&mut self, path: &str, variant: Variant, s: Stamp, len: usize) {
+        fn store(&mut self, path: &str, coding: Coding, s: Stamp, len: usize) {
             let cost = cost(path, len);
             if cost <= self.max {
-                self.list.retain(|e| !(e.0 == path && e.1 == variant));
-                self.list.push((path.to_string(), variant, s, cost));
+                self.list.retain(|e| !(e.0 == path && e.1 == coding));
+                self.list.push((path.to_string(), coding, s, cost));
                 self.evict();
             }
         }
@@ -920,26 +919,26 @@ mod tests {
 
     const PATHS: [&str; 7] = ["/r/a", "/r/b", "/r/d/x", "/r/d/y", "/r/dx", "/r/d", "/s"];
     const DIRS: [&str; 4] = ["/r/d", "/r", "/r/a", "/"];
-    const VARIANTS: [Variant; 3] = [Identity, Gzip, Deflate];
+    const ALL_CODINGS: [Coding; 3] = [Identity, Gzip, Deflate];
 
     /// One random operation applied to both the cache and the model.
     fn step(rng: &mut Rng, cache: &Cache, model: &mut Model) {
         let path = PATHS[rng.below(PATHS.len() as u64) as usize];
-        let variant = VARIANTS[rng.below(3) as usize];
+        let coding = ALL_CODINGS[rng.below(3) as usize];
         let s = stamp(1 + rng.below(2));
         match rng.below(100) {
             0..=44 => {
                 let len = rng.below(400) as usize;
-                let hit = model.get(path, variant, s);
-                let bytes = put(cache, path, variant, s, len);
+                let hit = model.get(path, coding, s);
+                let bytes = put(cache, path, coding, s, len);
                 if !hit {
                     assert_eq!(bytes.len(), len, "a miss returns what was loaded");
-                    model.store(path, variant, s, len);
+                    model.store(path, coding, s, len);
                 }
             }
             45..=79 => {
-                let hit = cache.get(Path::new(path), variant, s).is_some();
-                assert_eq!(hit, model.get(path, variant, s), "get {path} {variant:?}");
+                let hit = cache.get(Path::new(path), coding, s).is_some();
+                assert_eq!(hit, model.get(path, coding, s), "get {path} {coding:?}");
             }
             80..=89 => {
                 cache.invalidate(Path::new(path));

@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 
 use flate2::Compression;
 
+use crate::http::accept::{FULL_WEIGHT, parse_weight};
+
 /// A content coding shelf can send.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Coding {
@@ -60,9 +62,8 @@ pub fn negotiate(accept_encoding: Option<&str>) -> Coding {
     }
 }
 
-/// Weights in thousandths, as listed: `None` where the header did not name the coding.
-///
-/// A qvalue has at most three decimals (RFC 9110 §12.4.2), so integers compare exactly.
+/// Weights in thousandths (see [`FULL_WEIGHT`]), as listed: `None` where the header did not
+/// name the coding.
 #[derive(Default, Debug)]
 struct Weights {
     gzip: Option<u16>,
@@ -84,7 +85,8 @@ impl Weights {
     /// A coding listed twice keeps its lowest weight, so a refusal (q=0) is never overridden.
     fn record(&mut self, name: &str, q: u16) {
         let slot = if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-            // RFC 9110 §8.4.1.3: "A recipient SHOULD consider "x-gzip" to be equivalent to "gzip"."
+            // RFC 9110 §8.4.1.3: "A recipient SHOULD consider "x-gzip" to be equivalent to
+            // "gzip"."
             &mut self.gzip
         } else if name.eq_ignore_ascii_case("deflate") {
             &mut self.deflate
@@ -130,35 +132,11 @@ fn parse_element(element: &str) -> Option<(&str, u16)> {
         return None;
     }
     let q = match (parts.next(), parts.next()) {
-        (None, _) => 1000,
+        (None, _) => FULL_WEIGHT,
         (Some(param), None) => parse_weight(param)?,
         (Some(_), Some(_)) => return None,
     };
     Some((name, q))
-}
-
-/// `q=qvalue`, case-insensitive `q`; OWS around `=` is tolerated though the grammar has none.
-fn parse_weight(param: &str) -> Option<u16> {
-    let (key, value) = param.split_once('=')?;
-    if !key.trim().eq_ignore_ascii_case("q") {
-        return None;
-    }
-    parse_qvalue(value.trim())
-}
-
-/// RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`.
-fn parse_qvalue(s: &str) -> Option<u16> {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let padded = frac.bytes().chain(std::iter::repeat(b'0')).take(3);
-    let thousandths = padded.fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-    match int {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
-    }
 }
 
 /// True when `mime` (parameters allowed: `text/html; charset=utf-8`) matches one of `types`
@@ -354,32 +332,6 @@ mod tests {
         assert_eq!(negotiate(Some(&header)), Deflate);
         let refused = "gzip;q=1, ".repeat(10_000) + "gzip;q=0";
         assert_eq!(negotiate(Some(&refused)), Identity);
-    }
-
-    #[test]
-    fn qvalue_rows() {
-        let rows: &[(&str, Option<u16>)] = &[
-            ("", None),
-            (".", None),
-            ("1.0001", None),
-            ("1.01", None),
-            ("0.1234", None),
-            ("00", None),
-            ("01", None),
-            ("0x1", None),
-            ("0.5a", None),
-            ("0", Some(0)),
-            ("0.", Some(0)),
-            ("0.5", Some(500)),
-            ("0.05", Some(50)),
-            ("0.005", Some(5)),
-            ("0.999", Some(999)),
-            ("1", Some(1000)),
-            ("1.000", Some(1000)),
-        ];
-        for (s, want) in rows {
-            assert_eq!(parse_qvalue(s), *want, "{s:?}");
-        }
     }
 
     #[test]

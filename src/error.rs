@@ -7,7 +7,7 @@
 
 use std::io;
 
-use crate::fs::path::ResolveError;
+use crate::fs::path::{ResolveError, is_absent};
 use crate::http::body::BodyError;
 use crate::http::multipart::Malformed;
 use crate::http::parse::ParseError;
@@ -86,7 +86,7 @@ impl Error {
 /// Maps a file-system error to a status without exposing its text.
 fn io_status(e: &io::Error) -> u16 {
     match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
+        _ if is_absent(e) => 404,
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => 403,
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => 507,
         io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::IsADirectory => 409,

@@ -21,6 +21,7 @@ pub mod request;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod time;
 pub mod tls;
 pub mod transport;
 

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use crate::fs::listing::Civil;
 use crate::http::parse::Head;
+use crate::time::Civil;
 
 /// Starts `env_logger` on stderr at `level`; `RUST_LOG`, when set, wins.
 pub fn init(level: log::LevelFilter) {
@@ -57,7 +57,8 @@ fn format_line(
         bytes.to_string()
     };
     format!(
-        "{client} - {} [{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000] \"{}\" {status} {size} \"{}\" \"{}\"\n",
+        "{client} - {} [{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000] \"{}\" {status} {size} \
+         \"{}\" \"{}\"\n",
         quoted(user.unwrap_or("-")),
         quoted(&request),
         quoted(field("referer")),
@@ -68,4 +69,49 @@ fn format_line(
 /// Escapes `"` and `\` so a client cannot forge fields of the line.
 fn quoted(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse::{Limits, Parsed, parse_request};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn line_rows() {
+        let limits = Limits {
+            max_head_bytes: 1024,
+            max_uri_bytes: 256,
+        };
+        let raw = b"GET /a%20b?q HTTP/1.1\r\nHost: h\r\nReferer: x\" \\y\r\nUser-Agent: ua\r\n\r\n";
+        let Ok(Parsed::Complete { head, .. }) = parse_request(raw, &limits) else {
+            panic!("test head does not parse");
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_691_345);
+        let client = IpAddr::from([192, 0, 2, 7]);
+        // (head, user, status, bytes, line)
+        type Row<'a> = (Option<&'a Head>, Option<&'a str>, u16, u64, &'a str);
+        let rows: &[Row] = &[
+            // Hostile rows first: quotes and backslashes cannot end a field early.
+            (
+                Some(&head),
+                Some("ev\"il\\"),
+                200,
+                5,
+                "192.0.2.7 - ev\\\"il\\\\ [26/Nov/2026:11:09:05 +0000] \"GET /a%20b?q HTTP/1.1\" \
+                 200 5 \"x\\\" \\\\y\" \"ua\"\n",
+            ),
+            (
+                None,
+                None,
+                400,
+                0,
+                "192.0.2.7 - - [26/Nov/2026:11:09:05 +0000] \"-\" 400 - \"-\" \"-\"\n",
+            ),
+        ];
+        for (head, user, status, bytes, want) in rows {
+            let line = format_line(*head, client, *user, *status, *bytes, now);
+            assert_eq!(line, *want, "{user:?}");
+        }
+    }
 }

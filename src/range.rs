@@ -2,13 +2,15 @@
 //! `Content-Range` values and the `multipart/byteranges` body that answer it.
 //!
 //! Everything here is pure arithmetic over the header text and the representation's length,
-//! except [`Multipart::into_reader`], which streams the parts from an open file.
+//! except [`ByteRangesBody::into_reader`], which streams the parts from an open file.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::http::response::Response;
 
 /// One satisfiable byte range, `start..=end`, always inside the representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,7 @@ pub enum RangeOutcome {
     Full,
     /// Send these ranges (206), coalesced, in the client's order; one range means no multipart.
     Satisfiable(Vec<ByteRange>),
-    /// No range overlaps the representation: 416 with [`unsatisfied_range`].
+    /// No range overlaps the representation: 416, as [`unsatisfiable`] builds it.
     Unsatisfiable,
 }
 
@@ -214,8 +216,16 @@ pub fn content_range(r: &ByteRange, len: u64) -> String {
     format!("bytes {}-{}/{}", r.start, r.end, len)
 }
 
+/// The one 416 response: for a `Range` that no byte of a `len`-byte representation satisfies
+/// (GET), and for a PATCH that would start past the end of a `len`-byte file. RFC 9110
+/// §15.5.17: "the sender SHOULD generate a Content-Range header field specifying the current
+/// length of the selected representation".
+pub fn unsatisfiable(len: u64) -> Response {
+    Response::text(416).header("Content-Range", unsatisfied_range(len))
+}
+
 /// The `Content-Range` value of a 416: `bytes */1000` (RFC 9110 §15.5.17).
-pub fn unsatisfied_range(len: u64) -> String {
+fn unsatisfied_range(len: u64) -> String {
     format!("bytes */{len}")
 }
 
@@ -225,24 +235,29 @@ pub fn unsatisfied_range(len: u64) -> String {
 /// blank line, then the bytes; parts are separated by CRLF and the body ends with
 /// `CRLF--BOUNDARY--CRLF`. No preamble, no epilogue.
 #[derive(Debug, Clone)]
-pub struct Multipart {
+pub struct ByteRangesBody {
     ranges: Vec<ByteRange>,
     len: u64,
     content_type: String,
     boundary: String,
 }
 
-impl Multipart {
+impl ByteRangesBody {
     /// A body of `ranges` (each inside `0..len`) of a representation of type `content_type`
     /// (which must hold no CR or LF; empty means the parts carry no `Content-Type`).
-    pub fn new(ranges: Vec<ByteRange>, len: u64, content_type: &str) -> Multipart {
-        Multipart::with_boundary(ranges, len, content_type, new_boundary())
+    pub fn new(ranges: Vec<ByteRange>, len: u64, content_type: &str) -> ByteRangesBody {
+        ByteRangesBody::with_boundary(ranges, len, content_type, new_boundary())
     }
 
-    fn with_boundary(ranges: Vec<ByteRange>, len: u64, ct: &str, boundary: String) -> Multipart {
+    fn with_boundary(
+        ranges: Vec<ByteRange>,
+        len: u64,
+        ct: &str,
+        boundary: String,
+    ) -> ByteRangesBody {
         debug_assert!(ranges.iter().all(|r| r.start <= r.end && r.end < len));
         debug_assert!(!ct.contains(['\r', '\n']));
-        Multipart {
+        ByteRangesBody {
             ranges,
             len,
             content_type: ct.to_string(),
@@ -255,7 +270,7 @@ impl Multipart {
         format!("multipart/byteranges; boundary={}", self.boundary)
     }
 
-    /// The exact number of bytes [`Multipart::into_reader`] produces, for `Content-Length`;
+    /// The exact number of bytes [`ByteRangesBody::into_reader`] produces, for `Content-Length`;
     /// `u64::MAX` if that would overflow, which takes a representation within a few KB of
     /// 2^64 bytes (no file system holds one: Linux caps files at 2^63).
     pub fn content_length(&self) -> u64 {
@@ -329,11 +344,11 @@ fn new_boundary() -> String {
     format!("{:016x}{:016x}", half(0), half(1))
 }
 
-/// The `Read` side of a [`Multipart`]: part head, part bytes (read straight from `src`), next
+/// The `Read` side of a [`ByteRangesBody`]: part head, part bytes (read straight from `src`), next
 /// part, …, close delimiter.
 struct PartsReader<R> {
     src: R,
-    body: Multipart,
+    body: ByteRangesBody,
     /// Index of the next part to open.
     next: usize,
     /// A head or the close delimiter, sent from `text_pos` on.
@@ -558,6 +573,9 @@ mod tests {
         assert_eq!(content_range(&r(999, 999), 1000), "bytes 999-999/1000");
         assert_eq!(unsatisfied_range(1000), "bytes */1000");
         assert_eq!(unsatisfied_range(0), "bytes */0");
+        let refusal = unsatisfiable(1000);
+        assert_eq!(refusal.status, 416);
+        assert_eq!(refusal.get_header("content-range"), Some("bytes */1000"));
     }
 
     /// Reads `reader` to the end in reads of `step` bytes.
@@ -576,7 +594,8 @@ mod tests {
 
     #[test]
     fn multipart_layout_is_go_s() {
-        let body = Multipart::with_boundary(vec![r(0, 1), r(7, 9)], 10, "text/plain", "B".into());
+        let body =
+            ByteRangesBody::with_boundary(vec![r(0, 1), r(7, 9)], 10, "text/plain", "B".into());
         let want = "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
                     \r\n--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 7-9/10\r\n\r\n789\
                     \r\n--B--\r\n";
@@ -588,7 +607,7 @@ mod tests {
 
     #[test]
     fn multipart_without_content_type_omits_the_field() {
-        let body = Multipart::with_boundary(vec![r(3, 3), r(5, 5)], 10, "", "B".into());
+        let body = ByteRangesBody::with_boundary(vec![r(3, 3), r(5, 5)], 10, "", "B".into());
         let want = "--B\r\nContent-Range: bytes 3-3/10\r\n\r\n3\
                     \r\n--B\r\nContent-Range: bytes 5-5/10\r\n\r\n5\r\n--B--\r\n";
         assert_eq!(body.content_length(), want.len() as u64);
@@ -598,7 +617,8 @@ mod tests {
 
     #[test]
     fn multipart_parts_keep_their_order_and_may_repeat_bytes() {
-        let body = Multipart::with_boundary(vec![r(8, 9), r(0, 0), r(8, 8)], 10, "", "B".into());
+        let body =
+            ByteRangesBody::with_boundary(vec![r(8, 9), r(0, 0), r(8, 8)], 10, "", "B".into());
         let got = read_in_steps(body.reader(io::Cursor::new(DIGITS)), 3).unwrap();
         let text = String::from_utf8(got).unwrap();
         let parts: Vec<&str> = text.split("\r\n\r\n").skip(1).map(|p| &p[..1]).collect();
@@ -607,8 +627,8 @@ mod tests {
 
     #[test]
     fn boundaries_are_long_hex_and_distinct() {
-        let a = Multipart::new(vec![r(0, 0)], 1, "text/plain");
-        let b = Multipart::new(vec![r(0, 0)], 1, "text/plain");
+        let a = ByteRangesBody::new(vec![r(0, 0)], 1, "text/plain");
+        let b = ByteRangesBody::new(vec![r(0, 0)], 1, "text/plain");
         assert_eq!(a.boundary.len(), 32);
         assert!(a.boundary.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.boundary, b.boundary);
@@ -624,7 +644,7 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
         let ranges = vec![r(99_000, 99_999), r(0, 65_535), r(70_000, 70_000)];
-        let body = Multipart::new(ranges.clone(), 100_000, "application/octet-stream");
+        let body = ByteRangesBody::new(ranges.clone(), 100_000, "application/octet-stream");
         let want = read_in_steps(body.clone().reader(io::Cursor::new(&data)), 8192).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let length = body.content_length();
@@ -639,7 +659,7 @@ mod tests {
 
     #[test]
     fn multipart_fails_when_the_file_shrank() {
-        let body = Multipart::with_boundary(vec![r(0, 1), r(5, 9)], 10, "", "B".into());
+        let body = ByteRangesBody::with_boundary(vec![r(0, 1), r(5, 9)], 10, "", "B".into());
         let err = read_in_steps(body.reader(io::Cursor::new(&DIGITS[..7])), 64).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
@@ -913,7 +933,7 @@ mod tests {
         pieces
     }
 
-    /// Properties of `Multipart` over 3,000 random files, range lists (coalesced by
+    /// Properties of `ByteRangesBody` over 3,000 random files, range lists (coalesced by
     /// `parse_range` or raw, overlapping and unordered) and read sizes:
     /// 1. `content_length()` equals the number of bytes the reader produces;
     /// 2. parsing the body back yields one part per range, in order, each with the
@@ -927,7 +947,7 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             let ranges = random_ranges(&mut rng, len);
             let ct = rng.pick(&["text/plain; charset=utf-8", "image/png", ""]);
-            let body = Multipart::new(ranges.clone(), len, ct);
+            let body = ByteRangesBody::new(ranges.clone(), len, ct);
             let (boundary, length) = (body.boundary.clone(), body.content_length());
             let step = rng.below(64) as usize + 1;
             let produced = read_in_steps(body.reader(io::Cursor::new(&data)), step).unwrap();
@@ -968,11 +988,11 @@ mod tests {
     fn content_length_saturates_near_u64_max() {
         let whole = vec![r(0, u64::MAX - 1)];
         assert_eq!(
-            Multipart::new(whole, u64::MAX, "").content_length(),
+            ByteRangesBody::new(whole, u64::MAX, "").content_length(),
             u64::MAX
         );
         let big = 1u64 << 62;
-        let body = Multipart::with_boundary(vec![r(0, big - 1)], big, "", "B".into());
+        let body = ByteRangesBody::with_boundary(vec![r(0, big - 1)], big, "", "B".into());
         let head = format!("--B\r\nContent-Range: bytes 0-{}/{big}\r\n\r\n", big - 1);
         assert_eq!(
             body.content_length(),

@@ -12,7 +12,7 @@ use crate::cache::Cache;
 use crate::config::{Config, Route, RouteTarget};
 use crate::error::Error;
 use crate::http::body::{BodyError, ChunkedReader, LengthReader};
-use crate::http::parse::{Framing, Head};
+use crate::http::parse::{BodyFraming, Head};
 
 /// One request as the handlers see it.
 pub struct Request<'a> {
@@ -127,7 +127,7 @@ enum State<'a> {
 /// [`BodyError`] where the cause is the client's, so `?` into [`Error`] picks the right status.
 pub struct RequestBody<'a> {
     state: State<'a>,
-    framing: Framing,
+    framing: BodyFraming,
     expect_continue: bool,
     body_timeout: Duration,
     max_body: u64,
@@ -139,7 +139,7 @@ impl<'a> RequestBody<'a> {
     pub fn new(wire: &'a mut dyn BodyWire, head: &Head, config: &Config) -> Self {
         let framing = head.framing();
         let state = match framing {
-            Framing::None | Framing::Length(0) => State::Done,
+            BodyFraming::None | BodyFraming::Length(0) => State::Done,
             _ => State::Unread(wire),
         };
         RequestBody {
@@ -155,9 +155,9 @@ impl<'a> RequestBody<'a> {
     /// The declared length, when the body is not chunked.
     pub fn declared_len(&self) -> Option<u64> {
         match self.framing {
-            Framing::None => Some(0),
-            Framing::Length(n) => Some(n),
-            Framing::Chunked => None,
+            BodyFraming::None => Some(0),
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::Chunked => None,
         }
     }
 
@@ -171,11 +171,11 @@ impl<'a> RequestBody<'a> {
         }
         wire.set_read_timeout(self.body_timeout)?;
         self.state = match self.framing {
-            Framing::Length(n) => State::Length(LengthReader::new(wire, n)),
-            Framing::Chunked => {
+            BodyFraming::Length(n) => State::Length(LengthReader::new(wire, n)),
+            BodyFraming::Chunked => {
                 State::Chunked(ChunkedReader::new(wire, self.max_body, self.max_trailer))
             }
-            Framing::None => State::Done,
+            BodyFraming::None => State::Done,
         };
         Ok(())
     }
@@ -194,8 +194,8 @@ impl<'a> RequestBody<'a> {
         }
         // A chunked body's size is unknown until read: drain at most DRAIN_MAX of it.
         let small = match self.framing {
-            Framing::Length(n) => n <= DRAIN_MAX.min(self.max_body),
-            Framing::Chunked | Framing::None => true,
+            BodyFraming::Length(n) => n <= DRAIN_MAX.min(self.max_body),
+            BodyFraming::Chunked | BodyFraming::None => true,
         };
         if !small {
             return Ok(false);

@@ -21,7 +21,6 @@ fn decode(reader: impl io::BufRead, step: usize) -> Outcome {
         match chunked.read(&mut buf) {
             Ok(0) => {
                 assert!(chunked.is_done());
-                let _ = chunked.trailers().count();
                 return Ok(out);
             }
             Ok(n) => out.extend_from_slice(&buf[..n]),

@@ -6,13 +6,13 @@
 use std::io::{self, BufReader, Read};
 
 use libfuzzer_sys::fuzz_target;
-use shelf::http::multipart::{Multipart, PartBody, PartHead};
+use shelf::http::multipart::{FormDataReader, PartBody, PartHead};
 
 /// Parts as (head, body), or the error kind a caller would see.
 type Outcome = Result<Vec<(PartHead, Vec<u8>)>, io::ErrorKind>;
 
 fn parse(reader: impl Read, boundary: &str, step: usize) -> Outcome {
-    let mut multipart = Multipart::new(reader, boundary);
+    let mut multipart = FormDataReader::new(reader, boundary);
     let mut parts = Vec::new();
     // A body of n bytes holds fewer than n parts: this bounds the loop.
     for _ in 0..=4096 {

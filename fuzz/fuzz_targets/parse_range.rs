@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shelf::range::{Multipart, RangeOutcome, content_range, parse_range};
+use shelf::range::{ByteRangesBody, RangeOutcome, content_range, parse_range};
 
 fuzz_target!(|data: &[u8]| {
     // Input: 8 bytes of length (little-endian), 1 byte of cap (1..=32), then the header.
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let total: u64 = ranges.iter().map(|r| r.len()).sum();
     assert!(total <= len);
-    let body = Multipart::new(ranges, len, "text/plain");
+    let body = ByteRangesBody::new(ranges, len, "text/plain");
     // Below 2^63 (the largest file Linux allows) the length is exact; above, it saturates.
     if len < 1 << 63 {
         assert!(body.content_length() > total);

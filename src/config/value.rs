@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::{MethodSet, PathPattern};
 use crate::fs::path::normalize_path;
 use crate::http::Method;
+use crate::http::parse::is_tchar;
 
 /// A listener address; `""` = no listener.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -144,9 +145,7 @@ impl TryFrom<String> for HeaderName {
 
 /// RFC 9110 §5.6.2: `token = 1*tchar`.
 pub(super) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(is_tchar)
 }
 
 /// A `[[route]]`/`[[acl]]` path pattern: `/x` exact, `/x/*` prefix, `/*` everything.

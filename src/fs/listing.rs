@@ -1,7 +1,8 @@
 //! Directory listings (SPEC §3): reading a folder, sorting it, and rendering it as JSON or HTML.
 //!
-//! Everything here is a pure function of the entries except [`read_entries`]; the caller picks
-//! JSON or HTML (`html.rs`) from `Accept` and adds `Cache-Control: no-cache` and the ETag.
+//! Everything here is a pure function of the entries except [`read_entries_within`]; the
+//! caller picks JSON or HTML (`html.rs`) from `Accept` and adds `Cache-Control: no-cache` and
+//! the ETag.
 
 use std::cmp::Ordering;
 use std::fs;
@@ -9,12 +10,14 @@ use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::path::is_visible_name;
+use super::path::{canonical_within, is_visible_name};
+use crate::http::encode::push_json_string;
+use crate::time::format_rfc3339;
 
 /// The HTML page; split out because the markup and its stylesheet are a concern of their own.
 mod html;
 
-pub use html::{Controls, encode_href, render_html};
+pub use html::{Controls, render_html};
 
 /// One row of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,19 +35,10 @@ pub struct Entry {
 /// Reads the entries of `dir` that a client may see.
 ///
 /// Dot-entries are skipped unless `hidden`, temporary upload files always. Symlinks are reported
-/// by their target's type and size; dangling ones and names that are not UTF-8 are skipped.
-pub fn read_entries(dir: &Path, hidden: bool) -> io::Result<Vec<Entry>> {
-    read_entries_checked(dir, hidden, None)
-}
-
-/// Like [`read_entries`], and also skips symlinks whose target lies outside the canonical
-/// `root`, since reading them would answer 404 (SPEC §3: "treated as absent").
+/// by their target's type and size; dangling ones, those whose target lies outside the
+/// canonical `root` (reading them would answer 404, SPEC §3: "treated as absent") and names
+/// that are not UTF-8 are skipped.
 pub fn read_entries_within(root: &Path, dir: &Path, hidden: bool) -> io::Result<Vec<Entry>> {
-    read_entries_checked(dir, hidden, Some(root))
-}
-
-/// The shared loop of the two readers; `root`, when given, confines symlink targets.
-fn read_entries_checked(dir: &Path, hidden: bool, root: Option<&Path>) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for dirent in fs::read_dir(dir)? {
         let dirent = dirent?;
@@ -59,12 +53,10 @@ fn read_entries_checked(dir: &Path, hidden: bool, root: Option<&Path>) -> io::Re
             continue;
         }
         let path = dirent.path();
-        if let Some(root) = root {
-            // The file type from the directory entry costs no extra syscall on Linux.
-            let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
-            if is_link && !path.canonicalize().is_ok_and(|p| p.starts_with(root)) {
-                continue;
-            }
+        // The file type from the directory entry costs no extra syscall on Linux.
+        let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link && !matches!(canonical_within(root, &path), Ok(Some(_))) {
+            continue;
         }
         // fs::metadata follows symlinks; it fails for dangling ones, which we skip.
         let Ok(meta) = fs::metadata(&path) else {
@@ -208,75 +200,6 @@ pub fn render_json(entries: &[Entry]) -> String {
     out
 }
 
-/// Appends `s` as a JSON string literal (RFC 8259 §7).
-pub fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            // RFC 8259 §7: control characters "MUST be escaped".
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Formats a time as RFC 3339 UTC with whole seconds, e.g. `2026-11-26T11:09:05Z`.
-/// Times before 1970 clamp to the epoch.
-pub fn format_rfc3339(t: SystemTime) -> String {
-    let c = Civil::from_time(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
-}
-
-/// A UTC calendar date and time of day (also used by the access log).
-pub struct Civil {
-    pub year: u64,
-    pub month: u64,
-    pub day: u64,
-    pub hour: u64,
-    pub minute: u64,
-    pub second: u64,
-}
-
-impl Civil {
-    /// Splits a time into calendar fields, clamping times before the epoch to it.
-    pub fn from_time(t: SystemTime) -> Civil {
-        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let (year, month, day) = civil_from_days(secs / 86_400);
-        let rem = secs % 86_400;
-        Civil {
-            year,
-            month,
-            day,
-            hour: rem / 3600,
-            minute: rem % 3600 / 60,
-            second: rem % 60,
-        }
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-///
-/// Howard Hinnant's `civil_from_days`: shift to eras of 400 years starting on 0000-03-01, so
-/// the leap day is the last day of the year; unsigned because we never go before 1970.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097; // day of era, 0..=146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year from March 1, 0..=365
-    let mp = (5 * doy + 2) / 153; // month from March, 0..=11
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,30 +321,6 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_known_instants() {
-        let rows: &[(SystemTime, &str)] = &[
-            (
-                UNIX_EPOCH - Duration::from_secs(86_400),
-                "1970-01-01T00:00:00Z",
-            ),
-            (at(0), "1970-01-01T00:00:00Z"),
-            (at(59), "1970-01-01T00:00:59Z"),
-            (at(951_782_400), "2000-02-29T00:00:00Z"),
-            (at(951_868_799), "2000-02-29T23:59:59Z"),
-            (at(1_795_691_345), "2026-11-26T11:09:05Z"),
-            (at(1_798_000_000), "2026-12-23T04:26:40Z"),
-            (at(4_107_542_400), "2100-03-01T00:00:00Z"),
-            (
-                UNIX_EPOCH + Duration::from_millis(1_999),
-                "1970-01-01T00:00:01Z",
-            ),
-        ];
-        for &(t, want) in rows {
-            assert_eq!(format_rfc3339(t), want);
-        }
-    }
-
-    #[test]
     fn read_entries_skips_hidden_temp_and_dangling() {
         use std::os::unix::fs::symlink;
         let dir = std::env::temp_dir().join(format!("shelf-listing-{}", std::process::id()));
@@ -446,7 +345,9 @@ mod tests {
                 .map(|e| (e.name.clone(), e.is_dir, e.size))
                 .collect::<Vec<_>>()
         };
-        let shown = names(read_entries(&dir, false).unwrap());
+        // Under a root that holds both folders, the link out of `dir` is inside and listed.
+        let wide_root = std::env::temp_dir().canonicalize().unwrap();
+        let shown = names(read_entries_within(&wide_root, &dir, false).unwrap());
         let owned = |rows: &[(&str, bool, u64)]| {
             rows.iter()
                 .map(|&(n, d, s)| (n.to_string(), d, s))

@@ -1,9 +1,10 @@
 //! Request paths to files: normalisation that cannot leave the root, then resolution under it.
 //!
-//! Two steps, kept apart so the first is a pure function that can be fuzzed:
-//! [`normalize_path`] turns the raw path of a request target into a clean, decoded, absolute
-//! path or refuses it (400); [`resolve`] maps that path under a canonical root, applying the
-//! hidden-file policy and the rule that a symlink leading outside the root is absent (404).
+//! Two steps, kept apart so the first is a pure function, fuzzed by
+//! `fuzz/fuzz_targets/normalize_path.rs`: [`normalize_path`] turns the raw path of a request
+//! target into a clean, decoded, absolute path or refuses it (400); [`resolve`] maps that path
+//! under a canonical root, applying the hidden-file policy and the rule that a symlink leading
+//! outside the root is absent (404), which [`canonical_within`] decides for every caller.
 
 use std::fmt;
 use std::fs::{self, Metadata};
@@ -33,8 +34,9 @@ pub enum PathError {
 }
 
 impl PathError {
-    /// A short, fixed phrase for logs and 400 bodies; never contains the path itself.
-    pub fn reason(self) -> &'static str {
+    /// A short, fixed phrase, the `Display` text; it never contains the path itself, so it
+    /// can be logged. (A 400 body is the reason phrase, never this.)
+    fn reason(self) -> &'static str {
         match self {
             PathError::NotAbsolute => "path must start with /",
             PathError::BadEscape => "invalid percent-escape in path",
@@ -150,7 +152,8 @@ pub struct Resolved {
 /// Why a normalised path does not lead to something servable.
 #[derive(Debug)]
 pub enum ResolveError {
-    /// Missing, hidden by policy, a temporary upload file, or a symlink leading outside the root (404).
+    /// Missing, hidden by policy, a temporary upload file, or a symlink leading outside the
+    /// root (404).
     NotFound,
     /// Any other file-system failure, such as permission denied; the caller maps it to a status.
     Io(io::Error),
@@ -163,16 +166,25 @@ const ELOOP: i32 = 40;
 #[cfg(not(target_os = "linux"))]
 const ELOOP: i32 = 62;
 
+/// True when an error says nothing is at the path: `ENOENT`, or `ENOTDIR` for a path through a
+/// regular file (`/file.txt/x`). Such a lookup answers 404 wherever it happens.
+pub fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
 impl From<io::Error> for ResolveError {
     fn from(e: io::Error) -> Self {
-        match e.kind() {
-            // ENOTDIR: a path through a regular file, `/file.txt/x`.
-            io::ErrorKind::NotFound
-            | io::ErrorKind::NotADirectory
-            | io::ErrorKind::InvalidFilename => ResolveError::NotFound,
-            // A symlink loop leads nowhere: absent, like a dangling link.
-            _ if e.raw_os_error() == Some(ELOOP) => ResolveError::NotFound,
-            _ => ResolveError::Io(e),
+        // Beyond what is absent everywhere, a read also finds nothing behind a name too long
+        // for any file (ENAMETOOLONG) or a symlink loop, which leads nowhere, like a dangling link.
+        let nothing_there = is_absent(&e)
+            || e.kind() == io::ErrorKind::InvalidFilename
+            || e.raw_os_error() == Some(ELOOP);
+        match nothing_there {
+            true => ResolveError::NotFound,
+            false => ResolveError::Io(e),
         }
     }
 }
@@ -196,11 +208,9 @@ pub fn resolve(root: &Path, norm: &str, hidden: bool) -> Result<Resolved, Resolv
     if !dotted && let Some(found) = resolve_without_symlinks(joined.clone(), norm)? {
         return Ok(found);
     }
-    let path = joined.canonicalize()?;
-    // SPEC §3: "a symlink whose target lies outside the root is treated as absent".
-    if !path.starts_with(root) {
+    let Some(path) = canonical_within(root, &joined)? else {
         return Err(ResolveError::NotFound);
-    }
+    };
     let metadata = fs::metadata(&path)?;
     let is_dir = metadata.is_dir();
     if norm.ends_with('/') && !is_dir {
@@ -211,6 +221,18 @@ pub fn resolve(root: &Path, norm: &str, hidden: bool) -> Result<Resolved, Resolv
         metadata,
         is_dir,
     })
+}
+
+/// `path` canonicalised (symlinks followed, dot segments resolved), or `None` when that lies
+/// outside `root`, which must itself be canonical; the root itself is inside.
+///
+/// The one check behind SPEC §3's "a symlink whose target lies outside the root is treated as
+/// absent", for reads, listings and writes alike. The comparison is by whole components, so
+/// `/srv/root2` is not inside `/srv/root`. An error is the file system's: a missing or dangling
+/// path, a symlink loop, a permission.
+pub fn canonical_within(root: &Path, path: &Path) -> io::Result<Option<PathBuf>> {
+    let canonical = path.canonicalize()?;
+    Ok(canonical.starts_with(root).then_some(canonical))
 }
 
 /// The common case in three system calls (`openat2`, `statx`, `close`) instead of one
@@ -329,6 +351,48 @@ mod tests {
         }
     }
 
+    /// Invariant of every accepted path (the `normalize_path` fuzz target checks the same):
+    /// it starts with `/`, has no `.` or `..` segment, and normalises to itself again once its
+    /// `%` signs are written as `%25`. A bare second pass is not stable, since the output is
+    /// decoded: `/%2541` gives `/%41`, which would decode again to `/A`. Random paths over an
+    /// alphabet of separators, dots, escapes and the bytes that are refused.
+    #[test]
+    fn normalize_path_properties() {
+        const ALPHABET: [&str; 16] = [
+            "/", "/", ".", ".", "%", "2", "5", "e", "E", "f", "c", "0", "a", "é", "\\", "%2e",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let len = next() % 24;
+            // Most start with `/`, so that what follows is reached.
+            let mut raw = String::from(if next() % 8 == 0 { "" } else { "/" });
+            raw.extend((0..len).map(|_| ALPHABET[(next() % 16) as usize]));
+            let Ok(norm) = normalize_path(&raw) else {
+                continue;
+            };
+            accepted += 1;
+            assert!(norm.starts_with('/'), "{raw:?} -> {norm:?}");
+            assert!(
+                !norm.split('/').any(|s| s == "." || s == ".."),
+                "{raw:?} -> {norm:?}"
+            );
+            let again = normalize_path(&norm.replace('%', "%25"));
+            assert_eq!(again.as_deref(), Ok(norm.as_str()), "{raw:?}");
+        }
+        assert!(
+            accepted > 1_000,
+            "only {accepted} paths accepted: the alphabet is too hostile"
+        );
+        assert_eq!(normalize_path("/%41").as_deref(), Ok("/A"));
+    }
+
     /// A throwaway directory under the system temp dir, removed on drop.
     struct TempRoot(PathBuf);
 
@@ -422,12 +486,89 @@ mod tests {
         }
     }
 
+    /// The one root check: hostile rows first, each a way out of the root.
+    #[test]
+    fn canonical_within_table() {
+        let (root, _outside) = fixture();
+        let r = &root.0;
+        // A sibling whose name extends the root's: inside by string prefix, outside by path.
+        let sibling = TempRoot(PathBuf::from(format!("{}2", r.display())));
+        fs::create_dir(&sibling.0).unwrap();
+        fs::write(sibling.0.join("f"), b"sibling").unwrap();
+        std::os::unix::fs::symlink(&sibling.0, r.join("sibling")).unwrap();
+        std::os::unix::fs::symlink(r.join("loop"), r.join("loop")).unwrap();
+        enum Want {
+            Inside(&'static str),
+            Outside,
+            Missing,
+        }
+        use Want::*;
+        let rows: &[(&str, Want)] = &[
+            // Hostile rows first: dot segments, symlinks out, the prefix sibling.
+            ("..", Outside),
+            ("dir/../..", Outside),
+            ("dir/../../", Outside),
+            ("link-out", Outside),
+            ("dir-out", Outside),
+            ("dir-out/passwd", Outside),
+            ("dir/../dir-out/passwd", Outside),
+            ("sibling", Outside),
+            ("sibling/f", Outside),
+            ("../{root}2/f", Outside),
+            ("dangling", Missing),
+            ("loop", Missing),
+            ("file.txt/x", Missing),
+            // The root itself is inside.
+            ("", Inside("")),
+            (".", Inside("")),
+            ("dir/..", Inside("")),
+            ("dir-in/..", Inside("")),
+            // Ordinary rows.
+            ("file.txt", Inside("file.txt")),
+            ("link-in", Inside("file.txt")),
+            ("dir-in/inner.txt", Inside("dir/inner.txt")),
+            ("dir/./inner.txt", Inside("dir/inner.txt")),
+        ];
+        let root_name = r.file_name().unwrap().to_str().unwrap();
+        for (rel, want) in rows {
+            let path = r.join(rel.replace("{root}", root_name));
+            match (want, canonical_within(r, &path)) {
+                (Inside(p), Ok(Some(got))) => assert_eq!(got, r.join(p), "{rel}"),
+                (Outside, Ok(None)) | (Missing, Err(_)) => {}
+                (_, got) => panic!("canonical_within({rel:?}): got {got:?}"),
+            }
+        }
+        // Relative to a root that is not canonical, nothing is inside: callers canonicalise it.
+        let dotted = r.join("dir/..");
+        assert!(matches!(canonical_within(&dotted, r), Ok(None)));
+    }
+
     #[test]
     fn resolve_returns_canonical_target_of_symlink() {
         let (root, _outside) = fixture();
         let res = resolve(&root.0, "/link-in", false).unwrap();
         assert_eq!(res.path, root.0.join("file.txt"));
         assert_eq!(res.metadata.len(), 5);
+    }
+
+    #[test]
+    fn absent_is_enoent_or_enotdir_only() {
+        use io::ErrorKind::*;
+        let rows: &[(io::Error, bool)] = &[
+            // Errors that must stay errors (a write or a lookup that failed, not "absent").
+            (PermissionDenied.into(), false),
+            (InvalidFilename.into(), false),
+            (io::Error::from_raw_os_error(ELOOP), false),
+            (StorageFull.into(), false),
+            (Other.into(), false),
+            (NotFound.into(), true),
+            (NotADirectory.into(), true),
+            (io::Error::from_raw_os_error(2), true),
+            (io::Error::from_raw_os_error(20), true),
+        ];
+        for (e, want) in rows {
+            assert_eq!(is_absent(e), *want, "{e:?}");
+        }
     }
 
     #[test]

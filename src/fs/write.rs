@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use md5::{Digest, Md5};
 
-use super::path::{TEMP_PREFIX, is_visible_name};
+use super::path::{TEMP_PREFIX, canonical_within, is_absent, is_visible_name};
 use crate::error::Error;
 
 /// Where a write lands.
@@ -69,12 +69,10 @@ fn parent_dir(
     while existing > 0 && fs::symlink_metadata(join(root, &parents[..existing])).is_err() {
         existing -= 1;
     }
-    let base = join(root, &parents[..existing])
-        .canonicalize()
-        .map_err(not_found)?;
-    if !base.starts_with(root) || !base.is_dir() {
-        return Err(Error::NotFound);
-    }
+    let base = canonical_within(root, &join(root, &parents[..existing]))
+        .map_err(not_found)?
+        .filter(|base| base.is_dir())
+        .ok_or(Error::NotFound)?;
     let missing = &parents[existing..];
     if !missing.is_empty() && !create {
         return Err(Error::NotFound);
@@ -103,9 +101,9 @@ fn join(root: &Path, segments: &[&str]) -> PathBuf {
 }
 
 fn not_found(e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
-        _ => Error::Io(e),
+    match is_absent(&e) {
+        true => Error::NotFound,
+        false => Error::Io(e),
     }
 }
 
@@ -162,6 +160,7 @@ impl TempFile {
     }
 
     /// The path of the temporary file.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -360,6 +359,77 @@ mod tests {
         assert_eq!(made.created, [r.join("p"), r.join("p/q")]);
         remove_created(&made.created);
         assert!(!r.join("p").exists());
+    }
+
+    /// One read of a test body: bytes, or an error.
+    type Step = io::Result<&'static [u8]>;
+
+    /// A body that yields `steps` in turn.
+    struct Steps(Vec<Step>);
+
+    impl Read for Steps {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let bytes = self.0.remove(0)?;
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    /// Read errors are the client's and keep their status; an interrupted read is retried.
+    #[test]
+    fn copy_body_rows() {
+        use crate::http::body::BodyError;
+        use crate::http::multipart::Malformed;
+        let part = || io::Error::new(io::ErrorKind::InvalidData, Malformed("x"));
+        let rows: Vec<(&str, Vec<Step>, Result<u64, u16>)> = vec![
+            // Hostile rows first: the body breaks off in every way a client can break it.
+            (
+                "too large",
+                vec![Ok(b"ab"), Err(BodyError::TooLarge.into())],
+                Err(413),
+            ),
+            (
+                "malformed chunks",
+                vec![Err(BodyError::Malformed.into())],
+                Err(400),
+            ),
+            (
+                "too slow",
+                vec![Ok(b"a"), Err(BodyError::Timeout.into())],
+                Err(408),
+            ),
+            ("malformed multipart", vec![Ok(b"a"), Err(part())], Err(400)),
+            (
+                "cut short",
+                vec![Err(io::ErrorKind::UnexpectedEof.into())],
+                Err(500),
+            ),
+            // Ordinary rows.
+            ("empty", vec![], Ok(0)),
+            (
+                "interrupted, then data",
+                vec![Err(io::ErrorKind::Interrupted.into()), Ok(b"abc")],
+                Ok(3),
+            ),
+            ("two reads", vec![Ok(b"ab"), Ok(b"cde")], Ok(5)),
+        ];
+        let dir = Dir::new("copy");
+        for (name, steps, want) in rows {
+            let mut out = File::create(dir.0.join("out")).unwrap();
+            let mut hash = Md5::new();
+            let got = copy_body(&mut Steps(steps), &mut out, Some(&mut hash));
+            match (want, got) {
+                (Ok(n), Ok(got)) => {
+                    assert_eq!(got, n, "{name}");
+                    assert_eq!(fs::metadata(dir.0.join("out")).unwrap().len(), n, "{name}");
+                }
+                (Err(status), Err(e)) => assert_eq!(e.status(), status, "{name}"),
+                (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Both read from the connection's `BufRead` and stop exactly at the end of the body, so the
 //! next pipelined request stays in the connection's buffer. Neither allocates in proportion
-//! to what a client sends: chunk-size and trailer lines are capped before they are stored.
+//! to what a client sends: chunk-size and trailer lines are capped before they are buffered,
+//! and trailer fields are checked, then dropped (nothing in shelf reads them).
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
@@ -73,6 +74,7 @@ impl<R: Read> LengthReader<R> {
     }
 
     /// Bytes of body not yet read.
+    #[cfg(test)]
     pub fn remaining(&self) -> u64 {
         self.remaining
     }
@@ -159,9 +161,6 @@ pub struct ChunkedReader<R> {
     max_trailer_bytes: usize,
     /// The line being read; kept across calls so an interrupted read loses nothing.
     line: Vec<u8>,
-    /// Trailer lines as received (without line ends), and their parsed fields.
-    trailer_bytes: Vec<u8>,
-    trailer_fields: Vec<(Span, Span)>,
     /// Trailer bytes received so far, line ends included.
     trailer_used: usize,
 }
@@ -177,8 +176,6 @@ impl<R: BufRead> ChunkedReader<R> {
             max_body_bytes,
             max_trailer_bytes,
             line: Vec::new(),
-            trailer_bytes: Vec::new(),
-            trailer_fields: Vec::new(),
             trailer_used: 0,
         }
     }
@@ -186,15 +183,6 @@ impl<R: BufRead> ChunkedReader<R> {
     /// True once the final CRLF after the trailers has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
-    }
-
-    /// The trailer fields received so far, as (name, trimmed value), in order.
-    pub fn trailers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.trailer_fields.iter().map(|(name, value)| {
-            // ok: names were checked to be tchar (ASCII), so the fallback is never taken.
-            let name = std::str::from_utf8(name.of(&self.trailer_bytes)).unwrap_or_default();
-            (name, value.of(&self.trailer_bytes))
-        })
     }
 
     /// The inner reader, positioned after what has been read of the body.
@@ -253,7 +241,7 @@ impl<R: BufRead> ChunkedReader<R> {
         Ok(())
     }
 
-    /// Reads one trailer line; the empty line ends the body.
+    /// Reads and checks one trailer line, then drops it; the empty line ends the body.
     fn read_trailer_line(&mut self) -> io::Result<()> {
         let budget = self.max_trailer_bytes.saturating_sub(self.trailer_used);
         // The empty line that ends the body (up to 2 bytes) is not counted against the budget.
@@ -268,16 +256,12 @@ impl<R: BufRead> ChunkedReader<R> {
         }
         self.trailer_used += used;
         // RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), checked like the head's.
-        let start = self.trailer_bytes.len();
-        self.trailer_bytes.extend_from_slice(&self.line);
-        self.line.clear();
         let line = Span {
-            start,
-            end: self.trailer_bytes.len(),
+            start: 0,
+            end: self.line.len(),
         };
-        let field =
-            parse_field_line(&self.trailer_bytes, line).map_err(|_| BodyError::Malformed)?;
-        self.trailer_fields.push(field);
+        parse_field_line(&self.line, line).map_err(|_| BodyError::Malformed)?;
+        self.line.clear();
         Ok(())
     }
 }
@@ -440,6 +424,8 @@ mod tests {
         let eof = (UnexpectedEof, None);
         let long_size_line = [b"1;".as_slice(), &[b'x'; 10_000], b"\r\na\r\n0\r\n\r\n"].concat();
         let big_trailer = [b"0\r\nX: ".as_slice(), &[b'y'; 100], b"\r\n\r\n"].concat();
+        // Five lines of 14 bytes: each fits the 64-byte budget, together they do not.
+        let many_trailers = [b"0\r\n".as_slice(), &b"X: 123456789\r\n".repeat(5), b"\r\n"].concat();
         let cases: &[(&str, &[u8], Kind)] = &[
             ("not hex", b"zz\r\n", malformed),
             ("negative", b"-1\r\nx\r\n0\r\n\r\n", malformed),
@@ -479,6 +465,7 @@ mod tests {
             ("trailer obs-fold", b"0\r\nA: b\r\n c\r\n\r\n", malformed),
             ("trailer NUL", b"0\r\nA: b\0\r\n\r\n", malformed),
             ("trailer too big", &big_trailer, too_large),
+            ("trailers too big together", &many_trailers, too_large),
             ("body over the limit", b"100001\r\n", too_large),
             ("truncated in size", b"5", eof),
             ("truncated in data", b"5\r\nab", eof),
@@ -534,14 +521,12 @@ mod tests {
     }
 
     #[test]
-    fn chunked_reader_stops_at_the_end_and_keeps_trailers() {
+    fn chunked_reader_stops_at_the_end_after_trailers() {
         let input = b"2\r\nhi\r\n0\r\nA: 1\r\nb:2\r\n\r\nGET / HTTP/1.1\r\n";
         let mut reader = ChunkedReader::new(&input[..], MAX_BODY, MAX_TRAILERS);
         assert_eq!(read_all(&mut reader).unwrap(), b"hi");
         assert!(reader.is_done());
         assert_eq!(reader.read(&mut [0; 8]).unwrap(), 0);
-        let trailers: Vec<_> = reader.trailers().collect();
-        assert_eq!(trailers, [("A", &b"1"[..]), ("b", b"2")]);
         assert_eq!(reader.into_inner(), b"GET / HTTP/1.1\r\n");
     }
 

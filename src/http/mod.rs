@@ -2,6 +2,7 @@
 
 pub mod accept;
 pub mod body;
+pub mod encode;
 pub mod multipart;
 pub mod parse;
 pub mod response;

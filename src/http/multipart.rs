@@ -7,7 +7,7 @@ use std::io::{self, Read};
 const MAX_PART_HEAD: usize = 16 * 1024;
 
 /// How many bytes one read from the underlying body asks for.
-const READ_CHUNK: usize = 64 * 1024;
+const PART_READ_CHUNK: usize = 64 * 1024;
 
 /// Marks an `io::Error` as "the multipart body is malformed" (400), as opposed to an error
 /// from the connection underneath, which the caller maps as any body error.
@@ -48,7 +48,7 @@ enum State {
 }
 
 /// Parts of a multipart body read from `inner`.
-pub struct Multipart<R> {
+pub struct FormDataReader<R> {
     inner: R,
     buf: Vec<u8>,
     /// `\r\n--boundary`.
@@ -74,10 +74,10 @@ pub fn form_data_boundary(content_type: &str) -> Option<String> {
     (1..=70).contains(&boundary.len()).then_some(boundary)
 }
 
-impl<R: Read> Multipart<R> {
+impl<R: Read> FormDataReader<R> {
     /// A reader of the parts of `inner`, delimited by `boundary`.
-    pub fn new(inner: R, boundary: &str) -> Multipart<R> {
-        Multipart {
+    pub fn new(inner: R, boundary: &str) -> FormDataReader<R> {
+        FormDataReader {
             inner,
             // RFC 2046 §5.1.1: the CRLF before a delimiter belongs to it; the first delimiter
             // may start the body, so a CRLF is assumed before it.
@@ -148,7 +148,7 @@ impl<R: Read> Multipart<R> {
             return Ok(false);
         }
         let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK, 0);
+        self.buf.resize(start + PART_READ_CHUNK, 0);
         let n = loop {
             match self.inner.read(&mut self.buf[start..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -228,7 +228,7 @@ impl<R: Read> Multipart<R> {
 }
 
 /// A part's body as a `Read`, for `io::copy`.
-pub struct PartBody<'m, R>(pub &'m mut Multipart<R>);
+pub struct PartBody<'m, R>(pub &'m mut FormDataReader<R>);
 
 impl<R: Read> Read for PartBody<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -352,7 +352,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut mp = Multipart::new(Dribble(body, step), boundary);
+        let mut mp = FormDataReader::new(Dribble(body, step), boundary);
         let mut out = Vec::new();
         while let Some(head) = mp.next_part()? {
             let mut data = Vec::new();

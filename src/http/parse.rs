@@ -20,7 +20,7 @@ pub struct Limits {
 
 /// How the request body is framed (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub enum BodyFraming {
     /// No body.
     None,
     /// `Content-Length: n` (n may be 0).
@@ -63,7 +63,7 @@ pub struct Head {
     version: Version,
     /// (name, value) of each field line, in order; values are trimmed of OWS.
     fields: Box<[(Span, Span)]>,
-    framing: Framing,
+    framing: BodyFraming,
 }
 
 /// Parses one request head from the start of `buf`.
@@ -445,7 +445,7 @@ impl Head {
             target: layout.target,
             version: layout.version,
             fields: fields.into_boxed_slice(),
-            framing: Framing::None,
+            framing: BodyFraming::None,
             bytes,
         };
         check_host(&head)?;
@@ -507,7 +507,7 @@ impl Head {
     }
 
     /// How the body that follows is framed.
-    pub fn framing(&self) -> Framing {
+    pub fn framing(&self) -> BodyFraming {
         self.framing
     }
 
@@ -576,7 +576,7 @@ fn is_host_byte(b: u8) -> bool {
 }
 
 /// Decides the body framing from `Transfer-Encoding` and `Content-Length` (RFC 9112 §6).
-fn framing(head: &Head) -> Result<Framing, ParseError> {
+fn framing(head: &Head) -> Result<BodyFraming, ParseError> {
     let has_te = head.has_header("Transfer-Encoding");
     // RFC 9112 §6.1: "A server MAY reject a request that contains both Content-Length and
     // Transfer-Encoding ... Regardless, the server MUST close the connection". We reject.
@@ -587,11 +587,11 @@ fn framing(head: &Head) -> Result<Framing, ParseError> {
     }
     if has_te {
         check_transfer_codings(head)?;
-        return Ok(Framing::Chunked);
+        return Ok(BodyFraming::Chunked);
     }
     Ok(match content_length(head)? {
-        Some(n) => Framing::Length(n),
-        None => Framing::None,
+        Some(n) => BodyFraming::Length(n),
+        None => BodyFraming::None,
     })
 }
 
@@ -900,7 +900,7 @@ mod tests {
             target: &'static str,
             version: Version,
             headers: &'static [(&'static str, &'static [u8])],
-            framing: Framing,
+            framing: BodyFraming,
             /// `None`: the whole input.
             consumed: Option<usize>,
         }
@@ -912,7 +912,7 @@ mod tests {
                 target: "/index.html",
                 version: Version::Http11,
                 headers: &[("Host", b"example.com")],
-                framing: Framing::None,
+                framing: BodyFraming::None,
                 consumed: None,
             },
             Case {
@@ -922,7 +922,7 @@ mod tests {
                 target: "/a",
                 version: Version::Http11,
                 headers: &[("Host", b"h")],
-                framing: Framing::None,
+                framing: BodyFraming::None,
                 consumed: Some(28),
             },
             Case {
@@ -932,7 +932,7 @@ mod tests {
                 target: "/x",
                 version: Version::Http10,
                 headers: &[("X-A", b"1")],
-                framing: Framing::None,
+                framing: BodyFraming::None,
                 consumed: None,
             },
             Case {
@@ -942,7 +942,7 @@ mod tests {
                 target: "*",
                 version: Version::Http11,
                 headers: &[("host", b"h"), ("X-T", b"a b\xe9"), ("X-E", b"")],
-                framing: Framing::None,
+                framing: BodyFraming::None,
                 consumed: None,
             },
             Case {
@@ -952,7 +952,7 @@ mod tests {
                 target: "/f",
                 version: Version::Http11,
                 headers: &[("Host", b"h"), ("Content-Length", b"5, 5"), ("Content-Length", b"5")],
-                framing: Framing::Length(5),
+                framing: BodyFraming::Length(5),
                 consumed: None,
             },
             Case {
@@ -962,7 +962,7 @@ mod tests {
                 target: "/pot",
                 version: Version::Http11,
                 headers: &[("Host", b"h"), ("Transfer-Encoding", b", Chunked")],
-                framing: Framing::Chunked,
+                framing: BodyFraming::Chunked,
                 consumed: None,
             },
             Case {
@@ -972,7 +972,7 @@ mod tests {
                 target: "http://h:8080/é?q",
                 version: Version::Http11,
                 headers: &[("Host", b"[::1]:80")],
-                framing: Framing::None,
+                framing: BodyFraming::None,
                 consumed: None,
             },
         ];

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::target;
+use super::precondition;
 use crate::error::Error;
 use crate::fs::path::resolve;
 use crate::fs::write;
@@ -31,7 +31,7 @@ pub fn delete(req: &Request<'_>, target: &Target<'_>) -> Result<(), Error> {
     let entry = write::locate(root, norm.trim_end_matches('/'), hidden, false)?.path;
     let _lock = write::lock(&entry);
     let meta = fs::metadata(&entry).map_err(|_| Error::NotFound)?;
-    target::check(req.head, Some(&meta))?;
+    precondition::check(req.head, Some(&meta))?;
     remove(&entry)?;
     req.cache.invalidate_dir(&entry);
     req.cache.invalidate_dir(&found.path);

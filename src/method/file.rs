@@ -8,15 +8,16 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::cache::{Stamp, Variant};
+use crate::cache::Stamp;
 use crate::compress::{self, Coding};
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
 use crate::error::Error;
 use crate::fs::etag;
+use crate::fs::path::canonical_within;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
-use crate::range::{self, ByteRange, Multipart, RangeOutcome};
+use crate::range::{self, ByteRange, ByteRangesBody, RangeOutcome};
 use crate::request::Request;
 
 /// Single ranges up to this size are read into memory with one `pread`.
@@ -80,7 +81,7 @@ pub fn serve(
     }
     match ranges {
         Some(RangeOutcome::Satisfiable(ranges)) => partial(&info, response, ranges),
-        Some(RangeOutcome::Unsatisfiable) => Ok(unsatisfiable(info.len)),
+        Some(RangeOutcome::Unsatisfiable) => Ok(range::unsatisfiable(info.len)),
         Some(RangeOutcome::Full) | None => full(req, &info, &rep, response),
     }
 }
@@ -89,13 +90,14 @@ impl<'p> FileInfo<'p> {
     fn new(config: &Config, path: &'p Path, meta: &Metadata) -> FileInfo<'p> {
         let mime = content_type(path);
         let c = &config.compression;
+        let stamp = Stamp::of(meta);
         FileInfo {
             path,
             len: meta.len(),
-            stamp: Stamp::of(meta),
+            stamp,
             compressible: c.enabled && compress::is_compressible(&c.types, &mime),
             mime,
-            tag: etag::for_file(meta),
+            tag: etag::for_stamp(&stamp),
             modified: meta.modified().ok().map(|m| m.min(SystemTime::now())),
         }
     }
@@ -150,10 +152,7 @@ fn precompressed(root: &Path, info: &FileInfo<'_>) -> Option<(PathBuf, Metadata)
     let sibling = info.path.with_file_name(name);
     // One cheap lstat first: most files have no sibling.
     std::fs::symlink_metadata(&sibling).ok()?;
-    let canonical = std::fs::canonicalize(&sibling).ok()?;
-    if !canonical.starts_with(root) {
-        return None;
-    }
+    let canonical = canonical_within(root, &sibling).ok().flatten()?;
     let meta = std::fs::metadata(&canonical).ok()?;
     let fresh = match (meta.modified(), info.modified) {
         (Ok(gz), Some(original)) => gz >= original,
@@ -240,7 +239,7 @@ fn identity_body(req: &Request<'_>, info: &FileInfo<'_>) -> Result<Body, Error> 
     if cacheable(req.config, info.len) {
         let bytes = req
             .cache
-            .get_or_load(info.path, Variant::Identity, info.stamp, || {
+            .get_or_load(info.path, Coding::Identity, info.stamp, || {
                 read_checked(info)
             })?;
         return Ok(Body::Shared(bytes));
@@ -257,11 +256,7 @@ fn identity_body(req: &Request<'_>, info: &FileInfo<'_>) -> Result<Body, Error> 
 fn encoded_body(req: &Request<'_>, info: &FileInfo<'_>, coding: Coding) -> Result<Body, Error> {
     let level = req.config.compression.level;
     if cacheable(req.config, info.len) {
-        let variant = match coding {
-            Coding::Deflate => Variant::Deflate,
-            _ => Variant::Gzip,
-        };
-        let bytes = req.cache.get_or_load(info.path, variant, info.stamp, || {
+        let bytes = req.cache.get_or_load(info.path, coding, info.stamp, || {
             Ok(compress::compress(&read_checked(info)?, coding, level))
         })?;
         return Ok(Body::Shared(bytes));
@@ -316,7 +311,7 @@ fn partial(
             .header("Content-Range", range::content_range(one, info.len))
             .body(body));
     }
-    let multipart = Multipart::new(ranges, info.len, &with_charset(&info.mime));
+    let multipart = ByteRangesBody::new(ranges, info.len, &with_charset(&info.mime));
     response
         .headers
         .retain(|(name, _)| !name.eq_ignore_ascii_case("Content-Type"));
@@ -342,11 +337,6 @@ fn single_range(mut file: File, range: &ByteRange) -> io::Result<Body> {
         file,
         len: range.len(),
     })
-}
-
-/// 416 with the length the client should have asked within.
-fn unsatisfiable(len: u64) -> Response {
-    Response::text(416).header("Content-Range", range::unsatisfied_range(len))
 }
 
 /// The media type by extension.

@@ -1,4 +1,5 @@
-//! One module per method.
+//! The handlers: one module per method, plus `file.rs` (one regular file for GET and HEAD)
+//! and `precondition.rs` (what a write finds at its target, and its preconditions).
 //!
 //! Every handler entry point is `#[inline(never)]`: inlined into the dispatcher, the locals of
 //! all of them (multipart buffers, write state) would sit in one large frame that each
@@ -11,6 +12,6 @@ pub mod get;
 pub mod options;
 pub mod patch;
 pub mod post;
+pub mod precondition;
 pub mod put;
-pub mod target;
 pub mod trace;

@@ -9,7 +9,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
-use super::target;
+use super::precondition;
 use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::path::resolve;
@@ -37,7 +37,7 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
     }
     let place = parse_content_range(req.head.header("content-range"))?;
     // Everything that can be decided before the body is read is decided now.
-    target::check(req.head, Some(&found.metadata))?;
+    precondition::check(req.head, Some(&found.metadata))?;
     if let Some(refusal) = beyond_end(place, found.metadata.len()) {
         return Ok(refusal);
     }
@@ -69,7 +69,7 @@ fn apply(
 ) -> Result<Response, Error> {
     let _lock = write::lock(path);
     let meta = fs::metadata(path).map_err(|_| Error::NotFound)?;
-    target::check(req.head, Some(&meta))?;
+    precondition::check(req.head, Some(&meta))?;
     if let Some(refusal) = beyond_end(place, meta.len()) {
         return Ok(refusal);
     }
@@ -91,9 +91,7 @@ fn apply(
 /// 416 when the patch would start after the end of a file of `len` bytes (a hole).
 fn beyond_end(place: Place, len: u64) -> Option<Response> {
     match place {
-        Place::At { start, .. } if start > len => {
-            Some(Response::text(416).header("Content-Range", range::unsatisfied_range(len)))
-        }
+        Place::At { start, .. } if start > len => Some(range::unsatisfiable(len)),
         _ => None,
     }
 }

@@ -3,7 +3,6 @@
 //! button (`POST <entry>?delete`, guarded exactly like DELETE).
 
 use std::fs::{self, Metadata};
-use std::io::{Read, Write};
 use std::path::Path;
 
 use md5::{Digest, Md5};
@@ -12,12 +11,12 @@ use super::delete;
 use crate::access;
 use crate::error::Error;
 use crate::fs::etag;
-use crate::fs::listing::{encode_href, push_json_string};
 use crate::fs::path::{TEMP_PREFIX, resolve};
 use crate::fs::write::{self, TempFile};
 use crate::http::Method;
 use crate::http::accept;
-use crate::http::multipart::{self, Multipart, PartBody};
+use crate::http::encode::{encode_href, hex, push_json_string};
+use crate::http::multipart::{self, FormDataReader, PartBody};
 use crate::http::response::{Body, Response};
 use crate::request::{Request, Target};
 
@@ -122,14 +121,14 @@ fn upload(
 ) -> Result<Response, Error> {
     let hidden = req.config.server.hidden;
     let mut saved = Vec::new();
-    let mut parts = Multipart::new(&mut req.body, boundary);
+    let mut parts = FormDataReader::new(&mut req.body, boundary);
     while let Some(head) = parts.next_part()? {
         // A file input left empty sends a part with `filename=""`; plain fields have none.
         let Some(sent) = head.filename.filter(|f| !f.is_empty()) else {
             continue;
         };
         let mut temp = TempFile::create_in(dir)?;
-        let size = copy_part(&mut PartBody(&mut parts), temp.file())?;
+        let size = write::copy_body(&mut PartBody(&mut parts), temp.file(), None)?;
         let wanted = sanitize(&sent, hidden);
         let ctx = Ctx {
             config: req.config,
@@ -226,20 +225,6 @@ pub fn sanitize(sent: &str, hidden: bool) -> String {
     }
 }
 
-/// Copies one part into the temporary file: read errors are the client's, write errors the disk's.
-fn copy_part(part: &mut dyn Read, out: &mut fs::File) -> Result<u64, Error> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0;
-    loop {
-        let n = part.read(&mut buf)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        out.write_all(&buf[..n])?;
-        total += n as u64;
-    }
-}
-
 /// The JSON list of saved files: `[{"filename", "name", "size", "location", "etag"}]`.
 fn render_saved(saved: &[Saved]) -> String {
     let mut out = String::from("[");
@@ -270,8 +255,7 @@ fn save_by_digest(
     let mut temp = TempFile::create_in(dir)?;
     let mut md5 = Md5::new();
     let size = write::copy_body(&mut req.body, temp.file(), Some(&mut md5))?;
-    let hex: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let name = format!("{hex}{}", extension_for(content_type));
+    let name = format!("{}{}", hex(&md5.finalize()), extension_for(content_type));
     let path = dir.join(&name);
     let location = format!("{folder_url}{name}");
     let _lock = write::lock(&path);

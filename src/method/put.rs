@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use md5::{Digest, Md5};
 
-use super::target;
+use super::precondition;
 use crate::error::Error;
 use crate::fs::etag;
 use crate::fs::write::{self, TempFile, WriteTarget};
@@ -23,10 +23,10 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
     // Preconditions before the body is read: a refused request gets no `100 Continue`.
     let before = write::locate(root, &target.fs_path, hidden, false)
         .ok()
-        .map(|t| target::current_file(root, &t.path))
+        .map(|t| precondition::current_file(root, &t.path))
         .transpose()?
         .flatten();
-    target::check(req.head, before.as_ref())?;
+    precondition::check(req.head, before.as_ref())?;
     let dest = write::locate(root, &target.fs_path, hidden, true)?;
     let result = receive(req, root, &dest);
     if result.is_err() {
@@ -53,8 +53,8 @@ fn receive(
     let digest: [u8; 16] = hash.finalize().into();
     let _lock = write::lock(&dest.path);
     // Again under the lock: another writer may have committed while this body arrived.
-    let now = target::current_file(root, &dest.path)?;
-    target::check(req.head, now.as_ref())?;
+    let now = precondition::current_file(root, &dest.path)?;
+    precondition::check(req.head, now.as_ref())?;
     if let Some(meta) = &now {
         let tag = etag::for_file(meta);
         if applied().repeats(&dest.path, &digest, &tag) {

@@ -1,7 +1,9 @@
 //! The HTML page of a directory listing: one self-contained HTML5 document, inline CSS, no
 //! script, every name escaped and every href percent-encoded.
 
-use super::{Civil, Entry, Order, SortKey, format_rfc3339};
+use super::{Entry, Order, SortKey};
+use crate::http::encode::{encode_href, escape_html};
+use crate::time::{Civil, format_rfc3339};
 
 /// The write controls a listing shows: only those the ACL would let this client use.
 pub struct Controls<'a> {
@@ -163,36 +165,6 @@ fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Percent-encodes a file name for a relative href: every byte but the RFC 3986 unreserved
-/// characters, so `?`, `#`, `:` and non-ASCII cannot change how the link is read.
-pub fn encode_href(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for &b in name.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML content and quoted attribute values.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The page's inline stylesheet: system fonts, a centred column, zebra and hover rows, CSS-drawn
 /// folder and file marks, and a dark variant.
 const STYLE: &str = "
@@ -271,21 +243,6 @@ mod tests {
         assert!(html.contains("<title>Index of /&lt;b&gt;&amp;&#39;&quot;/</title>"));
         assert!(html.contains(">&lt;script&gt;alert(1)&lt;/script&gt;</a>"));
         assert!(html.contains("href=\"%3Cscript%3Ealert%281%29%3C%2Fscript%3E\""));
-    }
-
-    #[test]
-    fn href_encoding_table() {
-        let rows: &[(&str, &str)] = &[
-            ("a b#?.txt", "a%20b%23%3F.txt"),
-            ("été.txt", "%C3%A9t%C3%A9.txt"),
-            ("c:d", "c%3Ad"),
-            ("100%", "100%25"),
-            ("\"'&<>", "%22%27%26%3C%3E"),
-            ("A-z_0.9~", "A-z_0.9~"),
-        ];
-        for &(name, want) in rows {
-            assert_eq!(encode_href(name), want, "{name:?}");
-        }
     }
 
     #[test]

@@ -2,38 +2,29 @@
 //! preconditions (RFC 9110 §13.2.2) evaluated against it.
 
 use std::fs::{self, Metadata};
-use std::io;
 use std::path::Path;
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::error::Error;
 use crate::fs::etag;
+use crate::fs::path::{canonical_within, is_absent};
 use crate::http::parse::Head;
 
 /// The metadata of the file at `path` (symlinks followed), or `None` when nothing servable is
 /// there: missing, dangling, or a symlink leading outside `root` (absent, as for reads). A
 /// folder is a conflict for a method that writes a file.
 pub fn current_file(root: &Path, path: &Path) -> Result<Option<Metadata>, Error> {
-    let canonical = match path.canonicalize() {
-        Ok(canonical) => canonical,
+    let canonical = match canonical_within(root, path) {
+        Ok(Some(canonical)) => canonical,
+        Ok(None) => return Ok(None),
         Err(e) if is_absent(&e) => return Ok(None),
         Err(e) => return Err(Error::Io(e)),
     };
-    if !canonical.starts_with(root) {
-        return Ok(None);
-    }
     let meta = fs::metadata(&canonical)?;
     if meta.is_dir() {
         return Err(Error::Conflict);
     }
     Ok(Some(meta))
-}
-
-fn is_absent(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
 }
 
 /// `If-Match`, `If-Unmodified-Since` and `If-None-Match` against the file a write would
