@@ -169,7 +169,9 @@ impl Certs {
     /// The source `tls` asks for, when it is not the one served now (`None`: nothing to do,
     /// either because HTTPS is off or because the right certificate is in place).
     pub fn wanted(&self, tls: &TlsConfig) -> Option<Source> {
-        tls.listen?;
+        if tls.listen.is_empty() {
+            return None;
+        }
         let source = Source::of(tls);
         let installed = self.lock_installed();
         match &*installed {

@@ -44,11 +44,15 @@ impl Shelf {
 
     /// Runs `shelf args…` in `cwd` with `RUST_LOG` set to `rust_log`, or unset.
     fn spawn_with_rust_log(cwd: &Path, args: &[&str], rust_log: Option<&str>) -> Shelf {
+        let env: Vec<(&str, &str)> = rust_log.map(|v| ("RUST_LOG", v)).into_iter().collect();
+        Shelf::spawn_with_env(cwd, args, &env)
+    }
+
+    /// Runs `shelf args…` in `cwd` with `env` set (and `RUST_LOG` unset unless `env` sets it).
+    fn spawn_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Shelf {
         let mut command = Command::new(SHELF);
-        match rust_log {
-            Some(value) => command.env("RUST_LOG", value),
-            None => command.env_remove("RUST_LOG"),
-        };
+        command.env_remove("RUST_LOG");
+        command.envs(env.iter().copied());
         let mut child = command
             .args(args)
             .current_dir(cwd)
@@ -91,18 +95,7 @@ impl Shelf {
     /// Reads the `serving <root> on http://<addr>` line.
     fn serving(&self) -> (String, SocketAddr) {
         let line = self.next_line("the serving line");
-        let rest = line
-            .strip_prefix("serving ")
-            .unwrap_or_else(|| panic!("{line:?}"));
-        let (root, url) = rest
-            .rsplit_once(" on ")
-            .unwrap_or_else(|| panic!("{line:?}"));
-        let addr = url
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .parse()
-            .unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        (root.to_string(), addr)
+        serving_line(&line)
     }
 
     fn signal(&self, name: &str) {
@@ -133,6 +126,22 @@ impl Drop for Shelf {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `serving <root> on http://<addr>`: the root and the address.
+fn serving_line(line: &str) -> (String, SocketAddr) {
+    let rest = line
+        .strip_prefix("serving ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let (root, url) = rest
+        .rsplit_once(" on ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let addr = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    (root.to_string(), addr)
 }
 
 /// A folder with `config.toml` (`[server]` keys `server_keys`, then `extra`) and `public/x`.
@@ -600,4 +609,312 @@ fn rust_log_wins_over_the_configured_level() {
     shelf.serving();
     shelf.signal("TERM");
     shelf.log_line_with(&["shutting down"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one-word command line (issue 9)
+
+/// Runs `shelf args…` to completion in `cwd`: exit code, stdout, stderr.
+fn run_shelf(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(SHELF)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// A request with Basic credentials (or none) and an optional body; the status.
+fn status_of(addr: SocketAddr, method: &str, path: &str, auth: Option<&str>, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: Basic {a}\r\n"));
+    let raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(raw.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(stream), method == "HEAD").status
+}
+
+#[test]
+fn without_a_config_file_the_current_folder_is_served() {
+    let dir = TempDir::new("bare");
+    std::fs::write(dir.path().join("a.txt"), "plain").unwrap();
+    let shelf = Shelf::spawn(dir.path(), &["-p", "0"]);
+    let (root, addr) = shelf.serving();
+    assert_eq!(root, canonical(dir.path().to_path_buf()));
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_eq!(get(addr, "/a.txt", "").text(), "plain");
+    shelf.log_line_with(&["no config file", "shelf init"]);
+}
+
+#[test]
+fn a_folder_argument_is_served_on_the_port_asked() {
+    let dir = TempDir::new("bare");
+    std::fs::create_dir_all(dir.path().join("share")).unwrap();
+    std::fs::write(dir.path().join("share/b.txt"), "shared").unwrap();
+    let shelf = Shelf::spawn(dir.path(), &["share", "-p", "0", "-q"]);
+    let (root, addr) = shelf.serving();
+    assert_eq!(root, canonical(dir.path().join("share")));
+    assert_eq!(get(addr, "/b.txt", "").text(), "shared");
+    let (code, _, err) = run_shelf(dir.path(), &["no-such-folder"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("cannot serve no-such-folder: no such folder"),
+        "{err}"
+    );
+    let (code, _, err) = run_shelf(dir.path(), &["share/b.txt"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not a folder"), "{err}");
+}
+
+/// Issue 9, found 1: `--root` and `--listen` win over values of the file that would be refused.
+#[test]
+fn flags_win_over_a_bad_root_in_the_file_at_start_and_on_reload() {
+    let dir = TempDir::new("badroot");
+    std::fs::write(dir.path().join("x"), "here").unwrap();
+    // An empty file: its default root, `public`, does not exist.
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let shelf = Shelf::spawn(
+        dir.path(),
+        &["--root", ".", "--listen", "127.0.0.1:0", "-q"],
+    );
+    let (_, addr) = shelf.serving();
+    assert_eq!(get(addr, "/x", "").text(), "here");
+    let edit = "[server]\nroot = \"nope\"\ntrace = false\n";
+    std::fs::write(dir.path().join("config.toml"), edit).unwrap();
+    common::poll_until("the reload applies despite root = nope", || {
+        status_of(addr, "TRACE", "/", None, "") == 405
+    });
+    assert_eq!(get(addr, "/x", "").text(), "here");
+}
+
+#[test]
+fn upload_and_auth_from_the_command_line() {
+    let dir = TempDir::new("up");
+    std::fs::write(dir.path().join("r.txt"), "read me").unwrap();
+    let args = ["-p", "0", "--upload", "--auth", "alice:s3cret", "-q"];
+    let shelf = Shelf::spawn(dir.path(), &args);
+    let (_, addr) = shelf.serving();
+    let alice = Some("YWxpY2U6czNjcmV0"); // alice:s3cret
+    let wrong = Some("YWxpY2U6bm9wZQ=="); // alice:nope
+    assert_eq!(status_of(addr, "GET", "/r.txt", None, ""), 401);
+    assert_eq!(status_of(addr, "GET", "/r.txt", wrong, ""), 401);
+    assert_eq!(status_of(addr, "GET", "/r.txt", alice, ""), 200);
+    assert_eq!(status_of(addr, "PUT", "/new.txt", None, "x"), 401);
+    assert_eq!(status_of(addr, "PUT", "/new.txt", alice, "x"), 201);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("new.txt")).unwrap(),
+        "x"
+    );
+    assert_eq!(status_of(addr, "DELETE", "/new.txt", alice, ""), 204);
+}
+
+#[test]
+fn upload_under_a_path_only() {
+    let dir = TempDir::new("up");
+    std::fs::create_dir_all(dir.path().join("incoming")).unwrap();
+    let shelf = Shelf::spawn(dir.path(), &["-p", "0", "--upload=incoming/", "-q"]);
+    let (_, addr) = shelf.serving();
+    assert_eq!(status_of(addr, "PUT", "/incoming/a.txt", None, "a"), 201);
+    assert_eq!(status_of(addr, "PUT", "/a.txt", None, "a"), 405);
+    assert_eq!(status_of(addr, "GET", "/incoming/a.txt", None, ""), 200);
+    // Without `=`, the word after --upload is the folder served.
+    let shelf = Shelf::spawn(dir.path(), &["--upload", "incoming", "-p", "0", "-q"]);
+    let (root, addr) = shelf.serving();
+    assert_eq!(root, canonical(dir.path().join("incoming")));
+    assert_eq!(status_of(addr, "PUT", "/b.txt", None, "b"), 201);
+    assert!(dir.path().join("incoming/b.txt").is_file());
+}
+
+#[test]
+fn help_version_completions_and_man_page() {
+    let dir = TempDir::new("help");
+    let (code, out, _) = run_shelf(dir.path(), &["--help"]);
+    assert_eq!(code, Some(0));
+    for word in [
+        "Usage: shelf",
+        "--port",
+        "--upload",
+        "--auth",
+        "Examples:",
+        "shelf init",
+    ] {
+        assert!(out.contains(word), "--help lacks {word:?}:\n{out}");
+    }
+    let (code, out, _) = run_shelf(dir.path(), &["--version"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim(), format!("shelf {}", env!("CARGO_PKG_VERSION")));
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, _) = run_shelf(dir.path(), &["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}");
+        assert!(out.contains("--upload"), "{shell}");
+    }
+    let (code, out, _) = run_shelf(dir.path(), &["man"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with(".ie") || out.contains(".TH shelf"), "{out}");
+    let (code, _, err) = run_shelf(dir.path(), &["--bogus"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--bogus"), "{err}");
+}
+
+#[test]
+fn init_writes_a_config_that_serves_its_folder() {
+    let dir = TempDir::new("init");
+    std::fs::write(dir.path().join("c.txt"), "from init").unwrap();
+    let (code, out, _) = run_shelf(dir.path(), &["init"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _, err) = run_shelf(dir.path(), &["init"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--force"), "{err}");
+    let (code, out, _) = run_shelf(dir.path(), &["check"]);
+    assert_eq!(code, Some(0), "{out}");
+    let shelf = Shelf::spawn(dir.path(), &["-p", "0", "-q"]);
+    let (root, addr) = shelf.serving();
+    assert_eq!(root, canonical(dir.path().to_path_buf()));
+    assert_eq!(get(addr, "/c.txt", "").text(), "from init");
+}
+
+/// Issue 9, found 4: a wildcard address is no URL anyone can open.
+#[test]
+fn every_interface_is_listed_by_its_addresses() {
+    let dir = TempDir::new("wild");
+    let shelf = Shelf::spawn(dir.path(), &["-b", "0.0.0.0", "-p", "0", "-q"]);
+    let (_, addr) = shelf.serving();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1", "loopback first");
+    assert_eq!(get(addr, "/", "").status, 200);
+    // The other lines, if any, name this machine's other addresses on the same port.
+    while let Ok(line) = shelf.lines.recv_timeout(Duration::from_millis(300)) {
+        let (_, other) = serving_line(&line);
+        assert!(!other.ip().is_unspecified(), "{line}");
+        assert_eq!(other.port(), addr.port(), "{line}");
+    }
+}
+
+#[test]
+fn listen_accepts_host_names() {
+    let dir = TempDir::new("host");
+    let shelf = Shelf::spawn(dir.path(), &["--listen", "localhost:0", "-q"]);
+    let (_, addr) = shelf.serving();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_eq!(get(addr, "/", "").status, 200);
+    let (code, _, err) = run_shelf(dir.path(), &["--listen", "nowhere.invalid:80"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--listen \"nowhere.invalid:80\""), "{err}");
+}
+
+/// Issue 9, found 9: the error names the address and says what to do.
+#[test]
+fn a_busy_port_at_start_names_the_address() {
+    let dir = TempDir::new("busy");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, err) = run_shelf(dir.path(), &["-p", &port]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("in use"), "{err}");
+}
+
+/// Issue 9, found 3: a reload onto a busy port says so once, keeps the old listener, and no
+/// line claims the move; a later move to port 0 prints the port chosen.
+#[test]
+fn a_listen_change_onto_a_busy_port_keeps_the_old_one() {
+    let dir = TempDir::new("move");
+    let config = dir.path().join("config.toml");
+    let text = |listen: &str| {
+        format!("[server]\nlisten = \"{listen}\"\nroot = \".\"\n[log]\naccess = false\n")
+    };
+    std::fs::write(&config, text("127.0.0.1:0")).unwrap();
+    let shelf = Shelf::spawn(dir.path(), &[]);
+    let (_, addr) = shelf.serving();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    std::fs::write(&config, text(&busy.to_string())).unwrap();
+    let line = shelf.log_line_with(&["cannot listen on", &busy.to_string()]);
+    assert!(
+        line.contains(&format!("still serving on http://{addr}")),
+        "{line}"
+    );
+    assert_eq!(get(addr, "/", "").status, 200);
+    // Then a move that works: to port 0 on another loopback address, the real port printed.
+    std::fs::write(&config, text("127.0.0.2:0")).unwrap();
+    let (_, moved) = serving_line(&shelf.next_line("the new serving line"));
+    assert_eq!(moved.ip().to_string(), "127.0.0.2");
+    assert_ne!(moved.port(), 0);
+    assert_eq!(get(moved, "/", "").status, 200);
+    let logged = shelf.log_line_with(&["config reloaded", "server.listen"]);
+    assert!(logged.contains("127.0.0.1:0 -> 127.0.0.2:0"), "{logged}");
+    assert!(!logged.contains(&busy.to_string()), "{logged}");
+}
+
+/// Issue 9, found 8: a second signal does not wait for the grace period.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let dir = site(
+        "shutdown_grace_s = 120\nbody_timeout_s = 120",
+        "[log]\naccess = false\n\n[[acl]]\npath = \"/*\"\nmethods = [\"PUT\"]\n",
+    );
+    let mut shelf = Shelf::spawn(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let (_, addr) = shelf.serving();
+    // A PUT whose body never finishes keeps its connection busy.
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"PUT /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    common::poll_until("the upload is in flight", || {
+        dir.path().join("public").read_dir().unwrap().count() > 1
+    });
+    shelf.signal("TERM");
+    shelf.log_line_with(&["shutting down"]);
+    assert_eq!(
+        shelf.child.try_wait().unwrap(),
+        None,
+        "waits for the upload"
+    );
+    shelf.signal("INT");
+    let status = shelf.wait_exit();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+}
+
+#[test]
+fn open_starts_the_browser_on_the_first_url() {
+    let dir = TempDir::new("open");
+    let seen = dir.path().join("seen");
+    let script = dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", seen.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let browser = script.to_str().unwrap();
+    let shelf = Shelf::spawn_with_env(
+        dir.path(),
+        &["-p", "0", "--open", "-q"],
+        &[("BROWSER", browser)],
+    );
+    let (_, addr) = shelf.serving();
+    common::poll_until("the browser is started", || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s.trim() == format!("http://{addr}"))
+    });
+}
+
+#[test]
+fn tls_flag_serves_https_with_a_fingerprint() {
+    let dir = TempDir::new("tlsflag");
+    let shelf = Shelf::spawn(dir.path(), &["-p", "0", "--tls", "-q"]);
+    let line = shelf.next_line("the HTTPS serving line");
+    assert!(line.contains(" on https://127.0.0.1:"), "{line}");
+    assert!(
+        line.contains("(self-signed certificate, SHA-256 "),
+        "{line}"
+    );
 }

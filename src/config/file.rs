@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::locate::Source;
+use super::overrides::Overrides;
 use super::value::{
     self, AtLeast, BcryptHash, FieldValue, HeaderName, Level, Listen, LogLevel, Methods, NotFound,
     Pattern, UserName,
@@ -132,7 +133,7 @@ struct RawAcl {
 impl Default for RawServer {
     fn default() -> Self {
         RawServer {
-            listen: Listen(Some(SocketAddr::from(([127, 0, 0, 1], 8080)))),
+            listen: Listen(vec![SocketAddr::from(([127, 0, 0, 1], 8080))]),
             root: "public".into(),
             index: vec!["index.html".into()],
             listing: true,
@@ -157,7 +158,7 @@ impl Default for RawServer {
 impl Default for RawTls {
     fn default() -> Self {
         RawTls {
-            listen: Listen(None),
+            listen: Listen::default(),
             cert: String::new(),
             key: String::new(),
             redirect_http: false,
@@ -205,14 +206,17 @@ impl Default for RawLog {
 }
 
 /// Parses and validates `text`; relative paths resolve against `base_dir`.
-pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+pub(super) fn parse(text: &str, base_dir: &Path, flags: &Overrides) -> Result<Config, ConfigError> {
     let source = Source::new(text);
-    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&e, &source))?;
+    let mut raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&e, &source))?;
+    raw.take_flags(flags);
     let check = Check {
         source: &source,
         base: base_dir,
     };
-    raw.validate(&check)
+    let mut config = raw.validate(&check)?;
+    flags.apply(&mut config);
+    Ok(config)
 }
 
 /// toml reports a byte span; turn it into the line and the key it falls in.
@@ -287,10 +291,28 @@ impl Check<'_> {
 }
 
 impl RawConfig {
+    /// The command line's root and listeners, in place of the file's, before either is checked.
+    fn take_flags(&mut self, flags: &Overrides) {
+        if let Some(root) = &flags.root {
+            self.server.root = root.to_string_lossy().into_owned();
+        }
+        let wanted = flags.listeners(&self.server.listen.0);
+        match (wanted, flags.tls) {
+            (Some(addrs), false) => self.server.listen = Listen(addrs),
+            (wanted, true) => {
+                let addrs = wanted.unwrap_or_else(|| self.server.listen.0.clone());
+                self.tls.listen = Listen(addrs);
+                self.server.listen = Listen::default();
+                self.tls.redirect_http = false;
+            }
+            (None, false) => {}
+        }
+    }
+
     fn validate(self, c: &Check) -> Result<Config, ConfigError> {
         let server = server(self.server, c)?;
         let tls = tls(self.tls, c)?;
-        if server.listen.is_none() && tls.listen.is_none() {
+        if server.listen.is_empty() && tls.listen.is_empty() {
             let message = "no listener: server.listen and tls.listen are both empty";
             return Err(c.fail("server.listen", message));
         }
@@ -359,7 +381,7 @@ fn server(raw: RawServer, c: &Check) -> Result<ServerConfig, ConfigError> {
 }
 
 fn tls(raw: RawTls, c: &Check) -> Result<TlsConfig, ConfigError> {
-    if raw.redirect_http && raw.listen.0.is_none() {
+    if raw.redirect_http && raw.listen.0.is_empty() {
         return Err(c.fail(
             "tls.redirect_http",
             "needs tls.listen: there is no HTTPS port to redirect to",
@@ -578,7 +600,7 @@ mod tests {
         }
 
         fn parse(&self, text: &str) -> Result<Config, ConfigError> {
-            parse(text, &self.0)
+            parse(text, &self.0, &Overrides::default())
         }
 
         fn path(&self, rel: &str) -> PathBuf {
@@ -614,6 +636,11 @@ mod tests {
         ("wrong type", "[server]\nkeep_alive_s = \"5\"", "server.keep_alive_s", Some(2), "invalid type"),
         ("negative size", "[server]\nmax_body_bytes = -1", "server.max_body_bytes", Some(2), "invalid value"),
         ("host name listen", "[server]\nlisten = \"localhost:8080\"", "server.listen", Some(2), "not an IP address and port"),
+        ("host name listen hint", "[server]\nlisten = \"localhost:8080\"", "server.listen", Some(2), "write `127.0.0.1:8080`"),
+        ("listen listed twice", "[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]", "server.listen", Some(2), "listed twice"),
+        ("listen list with a host name", "[server]\nlisten = [\"[::1]:1\", \"x:1\"]", "server.listen", Some(2), "not an IP address"),
+        ("listen as a number", "[server]\nlisten = 8080", "server.listen", Some(2), "an address like"),
+        ("empty listen list", "[server]\nlisten = []", "server.listen", Some(2), "no listener"),
         ("listen without port", "[tls]\nlisten = \"127.0.0.1\"", "tls.listen", Some(2), "not an IP address and port"),
         ("no listener", "[server]\nlisten = \"\"", "server.listen", Some(2), "no listener"),
         ("bad CIDR", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]", "server.trusted_proxies[0]", Some(2), "not a CIDR"),
@@ -707,7 +734,7 @@ mod tests {
         let fx = Fixture::new();
         let c = fx.parse("").unwrap();
         let s = &c.server;
-        assert_eq!(s.listen, Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        assert_eq!(s.listen, [SocketAddr::from(([127, 0, 0, 1], 8080))]);
         assert_eq!(s.root, fx.path("public"));
         assert_eq!(s.index, ["index.html"]);
         assert!(s.listing && !s.hidden && s.trace);
@@ -724,7 +751,7 @@ mod tests {
         assert_eq!(
             c.tls,
             TlsConfig {
-                listen: None,
+                listen: Vec::new(),
                 cert: None,
                 key: None,
                 redirect_http: false,
@@ -747,10 +774,22 @@ mod tests {
     }
 
     #[test]
-    fn shipped_config_toml_parses_to_defaults() {
+    fn the_template_parses_to_defaults() {
+        // The template, not the repository's config.toml: that one is the user's to edit.
         let base = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shipped = parse(include_str!("../../config.toml"), base).unwrap();
-        assert_eq!(shipped, parse("", base).unwrap());
+        let none = Overrides::default();
+        let template = parse(super::super::TEMPLATE, base, &none).unwrap();
+        assert_eq!(template, parse("", base, &none).unwrap());
+    }
+
+    #[test]
+    fn the_init_template_serves_its_own_folder() {
+        let fx = Fixture::new();
+        let written = fx.parse(&super::super::init_template()).unwrap();
+        assert_eq!(written.server.root, fx.path("."));
+        let mut defaults = fx.parse("[server]\nroot = \".\"").unwrap();
+        defaults.source = written.source.clone();
+        assert_eq!(written, defaults);
     }
 
     #[test]
@@ -758,15 +797,24 @@ mod tests {
         let fx = Fixture::new();
         type Expect = fn(&Config, &Fixture);
         let cases: &[(&str, &str, Expect)] = &[
+            (
+                "two listeners",
+                "[server]\nlisten = [\"127.0.0.1:0\", \"[::1]:0\"]",
+                |c, _| {
+                    let want: [SocketAddr; 2] =
+                        ["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+                    assert_eq!(c.server.listen, want);
+                },
+            ),
             ("IPv6 port 0", "[server]\nlisten = \"[::1]:0\"", |c, _| {
-                assert_eq!(c.server.listen, Some("[::1]:0".parse().unwrap()))
+                assert_eq!(c.server.listen, ["[::1]:0".parse().unwrap()])
             }),
             (
                 "TLS only",
                 "[server]\nlisten = \"\"\n[tls]\nlisten = \"127.0.0.1:8443\"",
                 |c, _| {
-                    assert_eq!(c.server.listen, None);
-                    assert_eq!(c.tls.listen, Some("127.0.0.1:8443".parse().unwrap()));
+                    assert!(c.server.listen.is_empty());
+                    assert_eq!(c.tls.listen, ["127.0.0.1:8443".parse().unwrap()]);
                 },
             ),
             (

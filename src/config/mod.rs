@@ -5,8 +5,19 @@
 
 mod file;
 mod locate;
+pub mod overrides;
 pub mod reload;
 mod value;
+
+pub use overrides::Overrides;
+
+/// The commented `config.toml` with every key at its default, as shipped in the repository.
+pub const TEMPLATE: &str = include_str!("template.toml");
+
+/// What `shelf init` writes: [`TEMPLATE`] serving the folder the file is in.
+pub fn init_template() -> String {
+    TEMPLATE.replacen("root = \"public\"", "root = \".\"     ", 1)
+}
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,8 +50,8 @@ pub struct Config {
 /// `[server]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Plain-HTTP listener; `None` when `listen = ""`.
-    pub listen: Option<SocketAddr>,
+    /// Plain-HTTP listeners; empty when `listen = ""`.
+    pub listen: Vec<SocketAddr>,
     /// Absolute path of the document root.
     pub root: PathBuf,
     pub index: Vec<String>,
@@ -66,7 +77,8 @@ pub struct ServerConfig {
 /// `[tls]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsConfig {
-    pub listen: Option<SocketAddr>,
+    /// HTTPS listeners; empty when `listen = ""`.
+    pub listen: Vec<SocketAddr>,
     /// `None`: a self-signed certificate is generated at start.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
@@ -236,24 +248,12 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates a config file. Relative paths resolve against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: Some(path.to_path_buf()),
-            line: None,
-            key: None,
-            message: format!("cannot read: {e}"),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut config = Config::from_toml_str(&text, base).map_err(|mut e| {
-            e.file = Some(path.to_path_buf());
-            e
-        })?;
-        config.source = Some(path.to_path_buf());
-        Ok(config)
+        Overrides::default().load(Some(path))
     }
 
     /// Parses and validates TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        file::parse(text, base_dir)
+        file::parse(text, base_dir, &Overrides::default())
     }
 
     /// What differs between two configurations, one short line per changed key, named as in
@@ -283,7 +283,7 @@ impl Changes {
     }
 
     fn server(&mut self, old: &ServerConfig, new: &ServerConfig) {
-        self.key("server.listen", &old.listen, &new.listen);
+        self.key("server.listen", &Addrs(&old.listen), &Addrs(&new.listen));
         self.key("server.root", &old.root, &new.root);
         self.key("server.index", &old.index, &new.index);
         self.key("server.listing", &old.listing, &new.listing);
@@ -340,7 +340,7 @@ impl Changes {
     }
 
     fn tls(&mut self, old: &TlsConfig, new: &TlsConfig) {
-        self.key("tls.listen", &old.listen, &new.listen);
+        self.key("tls.listen", &Addrs(&old.listen), &Addrs(&new.listen));
         self.key("tls.cert", &old.cert, &new.cert);
         self.key("tls.key", &old.key, &new.key);
         self.key("tls.redirect_http", &old.redirect_http, &new.redirect_http);
@@ -454,6 +454,20 @@ impl Shown for Duration {
 impl Shown for log::LevelFilter {
     fn shown(&self) -> String {
         self.as_str().to_ascii_lowercase()
+    }
+}
+
+/// Listener addresses as `config.toml` spells them: `none`, one address, or `a, b`.
+#[derive(PartialEq)]
+struct Addrs<'a>(&'a [SocketAddr]);
+
+impl Shown for Addrs<'_> {
+    fn shown(&self) -> String {
+        let all: Vec<String> = self.0.iter().map(SocketAddr::to_string).collect();
+        match all.is_empty() {
+            true => "none".to_string(),
+            false => all.join(", "),
+        }
     }
 }
 

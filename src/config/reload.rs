@@ -5,7 +5,6 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -14,47 +13,8 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
-use super::{Config, ConfigError};
-
 /// Events closer together than this are one change (an editor's write + rename + chmod).
 const DEBOUNCE: Duration = Duration::from_millis(50);
-
-/// Command-line settings that win over the file, on every load.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--root DIR`.
-    pub root: Option<PathBuf>,
-    /// `--listen ADDR:PORT`.
-    pub listen: Option<SocketAddr>,
-}
-
-impl Overrides {
-    /// Loads `path` and applies the overrides.
-    pub fn load(&self, path: &Path) -> Result<Config, ConfigError> {
-        let mut config = Config::load(path)?;
-        self.apply(&mut config)?;
-        Ok(config)
-    }
-
-    /// Applies the overrides to a loaded configuration.
-    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
-        if let Some(listen) = self.listen {
-            config.server.listen = Some(listen);
-        }
-        if let Some(root) = &self.root {
-            config.server.root = std::fs::canonicalize(root)
-                .ok()
-                .filter(|p| p.is_dir())
-                .ok_or_else(|| ConfigError {
-                    file: None,
-                    line: None,
-                    key: Some("--root".into()),
-                    message: format!("{} is not a directory", root.display()),
-                })?;
-        }
-        Ok(())
-    }
-}
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {

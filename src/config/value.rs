@@ -13,22 +13,56 @@ use crate::fs::path::normalize_path;
 use crate::http::Method;
 use crate::http::parse::is_tchar;
 
-/// A listener address; `""` = no listener.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(try_from = "String")]
-pub(super) struct Listen(pub Option<SocketAddr>);
+/// Listener addresses: one (`"127.0.0.1:8080"`), several (`["127.0.0.1:8080", "[::1]:8080"]`),
+/// or none (`""` or `[]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct Listen(pub Vec<SocketAddr>);
 
-impl TryFrom<String> for Listen {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if s.is_empty() {
-            return Ok(Listen(None));
-        }
-        // Host names are refused rather than resolved: a listener must not depend on DNS.
-        s.parse().map(|a| Listen(Some(a))).map_err(|_| {
-            format!("`{s}` is not an IP address and port like `127.0.0.1:8080` or `[::1]:8080`")
-        })
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListenVisitor)
     }
+}
+
+struct ListenVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ListenVisitor {
+    type Value = Listen;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an address like \"127.0.0.1:8080\", a list of them, or \"\" for none")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Listen, E> {
+        match s.is_empty() {
+            true => Ok(Listen(Vec::new())),
+            false => socket_addr(s).map(|a| Listen(vec![a])).map_err(E::custom),
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Listen, A::Error> {
+        let mut addrs = Vec::new();
+        while let Some(s) = seq.next_element::<String>()? {
+            let addr = socket_addr(&s).map_err(serde::de::Error::custom)?;
+            if addrs.contains(&addr) {
+                return Err(serde::de::Error::custom(format!("`{s}` is listed twice")));
+            }
+            addrs.push(addr);
+        }
+        Ok(Listen(addrs))
+    }
+}
+
+/// One listener address. Host names are refused rather than resolved: a listener must not
+/// depend on DNS (the command line's `--listen` resolves them once, at start).
+pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        let hint = match s.split_once(':') {
+            Some(("localhost", port)) => format!(" (for localhost write `127.0.0.1:{port}`)"),
+            _ => String::new(),
+        };
+        format!("`{s}` is not an IP address and port like `127.0.0.1:8080` or `[::1]:8080`{hint}")
+    })
 }
 
 /// A CIDR block; a bare address means that one address (`/32` or `/128`).

@@ -27,6 +27,9 @@ pub enum Method {
 
 impl Method {
     /// Every method the server implements, in the order `Allow` lists them.
+    /// The methods that change what is stored: refused unless an `[[acl]]` rule names them.
+    pub const WRITES: [Method; 4] = [Method::Put, Method::Post, Method::Patch, Method::Delete];
+
     pub const IMPLEMENTED: [Method; 8] = [
         Method::Get,
         Method::Head,

@@ -7,6 +7,7 @@
 //! changed configuration or certificate in while connections run. `Bookkeeping` holds the live
 //! connections and the [`ServerState`] every connection reads.
 
+mod announce;
 mod pool;
 mod reload;
 
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
 use self::reload::{CertWatch, apply_reload, write_roots};
-use crate::config::reload::{self as config_watch, Overrides, Watcher};
-use crate::config::{Config, ConfigError};
+use crate::config::reload::{self as config_watch, Watcher};
+use crate::config::{Config, ConfigError, Overrides};
 use crate::conn::{self, Accepted, Scheme};
 use crate::state::ServerState;
 use crate::tls::{Certs, Identity, Source};
@@ -44,7 +45,9 @@ impl Server {
             books.tls.install(identity);
         }
         let listeners = BoundListeners::default();
-        rebind(&books, &listeners).map_err(StartError::Io)?;
+        if let Some(failure) = rebind(&books, &listeners).into_iter().next() {
+            return Err(StartError::Bind(failure));
+        }
         Ok(Handle {
             books,
             listeners,
@@ -56,7 +59,7 @@ impl Server {
     /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file (or
     /// the TLS certificate or key) changes.
     pub fn start_watching(path: &Path, overrides: Overrides) -> Result<Handle, StartError> {
-        let config = overrides.load(path).map_err(StartError::Config)?;
+        let config = overrides.load(Some(path)).map_err(StartError::Config)?;
         let mut handle = Server::start(config)?;
         let (books, listeners) = (handle.books.clone(), handle.listeners.clone());
         let cert_watch = handle.cert_watch.clone();
@@ -79,14 +82,28 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// The address the plain-HTTP listener is bound to now (the real port when 0 was asked).
+    /// The address the first plain-HTTP listener is bound to now (the real port when 0 was
+    /// asked).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listeners.lock().plain.as_ref().map(|l| l.local)
+        self.listeners.lock().plain.first().map(|l| l.local)
     }
 
-    /// The address the HTTPS listener is bound to now.
+    /// The address the first HTTPS listener is bound to now.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.listeners.lock().tls.as_ref().map(|l| l.local)
+        self.listeners.lock().tls.first().map(|l| l.local)
+    }
+
+    /// The lines that say where the server can be reached, one per URL a user can open
+    /// (`serving /srv/files on http://127.0.0.1:8080`); a listener on every interface gets one
+    /// line per address of this machine.
+    pub fn serving_lines(&self) -> Vec<String> {
+        announce::serving_lines(&self.books, &self.listeners.lock())
+    }
+
+    /// Every URL the server answers on now, plain ones first (a wildcard listener's once per
+    /// address of this machine).
+    pub fn urls(&self) -> Vec<String> {
+        announce::urls_bound(&self.listeners.lock())
     }
 
     /// SHA-256 of the certificate served to new HTTPS connections (`AA:BB:…`).
@@ -115,7 +132,7 @@ impl Handle {
         drop(self.watcher.take());
         self.cert_watch.stop();
         let listeners = std::mem::take(&mut *self.listeners.lock());
-        for listener in [listeners.plain, listeners.tls].into_iter().flatten() {
+        for listener in listeners.plain.into_iter().chain(listeners.tls) {
             listener.close();
         }
         self.books.stop();
@@ -135,7 +152,9 @@ impl Handle {
 pub enum StartError {
     /// The configuration is invalid.
     Config(ConfigError),
-    /// A listener could not be bound, or the watcher could not start.
+    /// A listener could not be bound.
+    Bind(BindError),
+    /// The certificate could not be loaded, or the watcher could not start.
     Io(io::Error),
 }
 
@@ -143,6 +162,7 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Config(e) => write!(f, "{e}"),
+            StartError::Bind(e) => write!(f, "{e}"),
             StartError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -235,8 +255,8 @@ impl Drop for ActiveGuard {
 /// The listeners bound now: plain HTTP and HTTPS.
 #[derive(Default)]
 struct Listeners {
-    plain: Option<Listener>,
-    tls: Option<Listener>,
+    plain: Vec<Listener>,
+    tls: Vec<Listener>,
 }
 
 /// The [`Listeners`], shared by the [`Handle`] and the config watcher (which re-binds them).
@@ -250,35 +270,88 @@ impl BoundListeners {
     }
 }
 
-/// Brings the listeners in line with the configuration: bind those whose address changed.
-/// Both are tried; the first failure is returned.
-fn rebind(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> io::Result<()> {
-    let config = books.state.config();
-    let mut bound = listeners.lock();
-    let plain = rebind_one(&mut bound.plain, config.server.listen, Scheme::Http, books);
-    let tls = rebind_one(&mut bound.tls, config.tls.listen, Scheme::Https, books);
-    let port = bound.tls.as_ref().map_or(0, |l| l.local.port());
-    books.state.set_https_port(port);
-    plain.and(tls)
+/// A listener that could not be bound, and why.
+#[derive(Debug)]
+pub struct BindError {
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// What the system said.
+    pub error: io::Error,
 }
 
-fn rebind_one(
-    slot: &mut Option<Listener>,
-    wanted: Option<SocketAddr>,
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (addr, e) = (self.addr, &self.error);
+        match e.kind() {
+            io::ErrorKind::AddrInUse => write!(
+                f,
+                "cannot listen on {addr}: the address is in use (another program, perhaps \
+                 another shelf, listens there); choose another port"
+            ),
+            io::ErrorKind::AddrNotAvailable => write!(
+                f,
+                "cannot listen on {addr}: no network interface of this machine has that address"
+            ),
+            io::ErrorKind::PermissionDenied => write!(
+                f,
+                "cannot listen on {addr}: permission denied (ports below 1024 need privileges; \
+                 choose a port above 1023)"
+            ),
+            _ => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+/// Brings the listeners in line with the configuration in force. For each scheme it is all or
+/// nothing: when one new address cannot be bound, that scheme keeps the listeners it had, and
+/// the failures are returned. What is bound after the call is [`Handle::listen_addrs`].
+fn rebind(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> Vec<BindError> {
+    let config = books.state.config();
+    let mut bound = listeners.lock();
+    let mut failed = rebind_set(&mut bound.plain, &config.server.listen, Scheme::Http, books);
+    failed.extend(rebind_set(
+        &mut bound.tls,
+        &config.tls.listen,
+        Scheme::Https,
+        books,
+    ));
+    let port = bound.tls.first().map_or(0, |l| l.local.port());
+    books.state.set_https_port(port);
+    failed
+}
+
+/// Binds the addresses of `wanted` not bound yet, then closes those it no longer names; when a
+/// bind fails, closes the new ones again and leaves `slot` as it was.
+fn rebind_set(
+    slot: &mut Vec<Listener>,
+    wanted: &[SocketAddr],
     scheme: Scheme,
     books: &Arc<Bookkeeping>,
-) -> io::Result<()> {
-    if slot.as_ref().map(|l| l.configured) == wanted {
-        return Ok(());
+) -> Vec<BindError> {
+    let mut added = Vec::new();
+    let mut failed = Vec::new();
+    for &addr in wanted
+        .iter()
+        .filter(|a| !slot.iter().any(|l| l.configured == **a))
+    {
+        match Listener::bind(addr, scheme, books) {
+            Ok(listener) => added.push(listener),
+            Err(error) => failed.push(BindError { addr, error }),
+        }
     }
-    let new = match wanted {
-        Some(addr) => Some(Listener::bind(addr, scheme, books)?),
-        None => None,
-    };
-    if let Some(old) = std::mem::replace(slot, new) {
-        old.close();
+    if !failed.is_empty() {
+        added.into_iter().for_each(Listener::close);
+        return failed;
     }
-    Ok(())
+    let (kept, dropped): (Vec<Listener>, Vec<Listener>) = std::mem::take(slot)
+        .into_iter()
+        .partition(|l| wanted.contains(&l.configured));
+    dropped.into_iter().for_each(Listener::close);
+    *slot = kept;
+    slot.extend(added);
+    // In the order the configuration lists them: the first one is the one printed first.
+    slot.sort_by_key(|l| wanted.iter().position(|a| *a == l.configured));
+    failed
 }
 
 /// One bound listener and its accept thread.

@@ -7,8 +7,9 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Bookkeeping, BoundListeners, lock, rebind};
-use crate::config::reload::{self, Overrides, Watcher};
+use super::{Bookkeeping, BoundListeners, announce, lock, rebind};
+use crate::config::Overrides;
+use crate::config::reload::{self, Watcher};
 use crate::config::{Config, RouteTarget};
 use crate::tls::{Certs, Identity, Source};
 
@@ -26,20 +27,48 @@ pub(super) fn apply_reload(
     let Some((new, identity)) = load_changed(path, overrides, &old, &books.tls) else {
         return;
     };
-    let changes = Config::describe_changes(&old, &new);
+    let before = announce::serving_lines(books, &listeners.lock());
     log::set_max_level(new.log.level);
     books.state.cache.set_max_bytes(new.cache.max_bytes);
     books.state.replace_config(Arc::new(new));
     if let Some(identity) = identity {
         books.tls.install(identity);
     }
-    if let Err(e) = rebind(books, listeners) {
-        log::error!("config reloaded, but a new listener could not be bound: {e}");
-    }
+    let new = keep_bound(books, listeners);
     if let Err(e) = cert_watch.follow(books) {
         log::error!("cannot watch the TLS certificate files: {e}");
     }
-    log::info!("config reloaded: {}", changes.join("; "));
+    let changes = Config::describe_changes(&old, &new);
+    if !changes.is_empty() {
+        log::info!("config reloaded: {}", changes.join("; "));
+    }
+    let after = announce::serving_lines(books, &listeners.lock());
+    if after != before {
+        after.iter().for_each(|line| println!("{line}"));
+    }
+}
+
+/// Re-binds the listeners to the configuration now in force. A listener that cannot be bound
+/// is reported and the old one kept; the configuration in force is then corrected to say what
+/// is really bound, so that no log line claims a move that did not happen, and a later reload
+/// tries the move again (and says so when it succeeds).
+fn keep_bound(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> Arc<Config> {
+    let failures = rebind(books, listeners);
+    if failures.is_empty() {
+        return books.state.config();
+    }
+    let bound = listeners.lock();
+    let still = announce::urls_bound(&bound).join(", ");
+    for failure in &failures {
+        log::error!("{failure}; still serving on {still}");
+    }
+    let mut config = (*books.state.config()).clone();
+    config.server.listen = bound.plain.iter().map(|l| l.configured).collect();
+    config.tls.listen = bound.tls.iter().map(|l| l.configured).collect();
+    drop(bound);
+    let config = Arc::new(config);
+    books.state.replace_config(config.clone());
+    config
 }
 
 /// The configuration `path` holds now, and the certificate it needs when that is not the one
@@ -50,7 +79,7 @@ fn load_changed(
     old: &Config,
     tls: &Certs,
 ) -> Option<(Config, Option<Identity>)> {
-    let new = match overrides.load(path) {
+    let new = match overrides.load(Some(path)) {
         Ok(new) => new,
         Err(e) => {
             log::error!("config not reloaded, keeping the previous one: {e}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use shelf::config::reload::Overrides;
+use shelf::config::Overrides;
 use shelf::{Config, Handle, Server};
 
 /// How long any single wait in a test may take before the test fails.
