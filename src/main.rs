@@ -117,6 +117,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, while the process has one thread: this reads and clears LISTEN_FDS/LISTEN_PID.
+    inherit_sockets();
     let cli = Cli::parse();
     let config = cli.serve.config.clone();
     match cli.command {
@@ -127,6 +129,25 @@ fn main() -> ExitCode {
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man(),
     }
+}
+
+/// Takes the listening sockets a service manager passed (systemd socket activation); each
+/// serves the listen address it is bound to.
+fn inherit_sockets() {
+    let mut passed = listenfd::ListenFd::from_env();
+    let sockets: Vec<std::net::TcpListener> = (0..passed.len())
+        .filter_map(|i| match passed.take_tcp_listener(i) {
+            Ok(socket) => socket,
+            Err(e) => {
+                eprintln!(
+                    "shelf: ignoring socket {} from the service manager: {e}",
+                    i + 3
+                );
+                None
+            }
+        })
+        .collect();
+    shelf::server::sockets::inherit(sockets);
 }
 
 /// The config file looked for when `--config` is not given.
@@ -183,6 +204,12 @@ fn run(
         .serving_lines()
         .iter()
         .for_each(|line| println!("{line}"));
+    for addr in shelf::server::sockets::unclaimed() {
+        log::warn!(
+            "the service manager passed a socket on {addr}, but no listen address of the \
+             configuration names it: nothing serves it (add it to server.listen or tls.listen)"
+        );
+    }
     if open && let Some(url) = handle.urls().first() {
         open_browser(url);
     }

@@ -918,3 +918,69 @@ fn tls_flag_serves_https_with_a_fingerprint() {
         "{line}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running as a service (issue 10)
+
+/// A listening socket the child inherits, as a service manager passes it (`LISTEN_FDS`, with
+/// `LISTEN_FDS_FIRST_FD` naming its number, since it is not 3 here).
+fn passed_socket() -> (std::net::TcpListener, Vec<(&'static str, String)>) {
+    use std::os::fd::AsRawFd;
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    rustix::io::fcntl_setfd(&socket, rustix::io::FdFlags::empty()).unwrap();
+    let env = vec![
+        ("LISTEN_FDS", "1".to_string()),
+        ("LISTEN_FDS_FIRST_FD", socket.as_raw_fd().to_string()),
+    ];
+    (socket, env)
+}
+
+#[test]
+fn socket_activation_serves_the_socket_passed() {
+    let (socket, env) = passed_socket();
+    let addr = socket.local_addr().unwrap();
+    let dir = site("", "");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[server]\nlisten = \"{addr}\"\nroot = \"public\"\n[log]\naccess = false\n"),
+    )
+    .unwrap();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shelf = Shelf::spawn_with_env(dir.path(), &[], &env);
+    let (_, served) = shelf.serving();
+    assert_eq!(served, addr);
+    assert_eq!(get(addr, "/x", "").text(), "hello");
+    shelf.log_line_with(&["socket from the service manager"]);
+    drop(socket);
+}
+
+#[test]
+fn a_passed_socket_no_address_names_is_reported() {
+    let (socket, env) = passed_socket();
+    let addr = socket.local_addr().unwrap();
+    let dir = site("", "[log]\naccess = false\n");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shelf = Shelf::spawn_with_env(dir.path(), &["--listen", "127.0.0.1:0"], &env);
+    shelf.serving();
+    shelf.log_line_with(&["passed a socket on", &addr.to_string(), "nothing serves it"]);
+}
+
+#[test]
+fn reuse_port_lets_a_second_shelf_start_on_the_same_address() {
+    let dir = site("reuse_port = true", "[log]\naccess = false\n");
+    let config = dir.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let first = Shelf::spawn(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let (_, addr) = first.serving();
+    std::fs::write(&config, text.replace("127.0.0.1:1", &addr.to_string())).unwrap();
+    let mut second = Shelf::spawn(dir.path(), &[]);
+    let (_, again) = second.serving();
+    assert_eq!(again, addr);
+    // The first drains and exits; the second goes on serving the address.
+    let mut first = first;
+    first.signal("TERM");
+    assert_eq!(first.wait_exit().code(), Some(0));
+    assert_eq!(get(addr, "/x", "").text(), "hello");
+    second.signal("TERM");
+    assert_eq!(second.wait_exit().code(), Some(0));
+}

@@ -58,6 +58,7 @@ struct RawServer {
     shutdown_grace_s: u64,
     cache_control: FieldValue,
     trusted_proxies: Vec<String>,
+    reuse_port: bool,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +152,7 @@ impl Default for RawServer {
             shutdown_grace_s: 10,
             cache_control: FieldValue(String::new()),
             trusted_proxies: Vec::new(),
+            reuse_port: false,
         }
     }
 }
@@ -377,6 +379,7 @@ fn server(raw: RawServer, c: &Check) -> Result<ServerConfig, ConfigError> {
         shutdown_grace: Duration::from_secs(raw.shutdown_grace_s),
         cache_control: raw.cache_control.non_empty(),
         trusted_proxies: nets(c, "server.trusted_proxies", raw.trusted_proxies)?,
+        reuse_port: raw.reuse_port,
     })
 }
 

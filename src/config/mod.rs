@@ -72,6 +72,9 @@ pub struct ServerConfig {
     /// `None` when `cache_control = ""`.
     pub cache_control: Option<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Bind listeners with `SO_REUSEPORT`, so that a new process can share them while an old
+    /// one drains.
+    pub reuse_port: bool,
 }
 
 /// `[tls]`.
@@ -288,6 +291,7 @@ impl Changes {
         self.key("server.index", &old.index, &new.index);
         self.key("server.listing", &old.listing, &new.listing);
         self.key("server.hidden", &old.hidden, &new.hidden);
+        self.key("server.reuse_port", &old.reuse_port, &new.reuse_port);
         self.key("server.not_found", &old.not_found, &new.not_found);
         self.key(
             "server.max_connections",

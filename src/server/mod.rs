@@ -10,6 +10,7 @@
 mod announce;
 mod pool;
 mod reload;
+pub mod sockets;
 
 use std::collections::HashMap;
 use std::io;
@@ -358,6 +359,8 @@ fn rebind_set(
 struct Listener {
     configured: SocketAddr,
     local: SocketAddr,
+    /// The same socket, kept to wake the accept thread when closing.
+    waker: Option<TcpListener>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -365,8 +368,9 @@ struct Listener {
 impl Listener {
     /// Binds `addr` for connections speaking `scheme`.
     fn bind(addr: SocketAddr, scheme: Scheme, books: &Arc<Bookkeeping>) -> io::Result<Listener> {
-        let socket = TcpListener::bind(addr)?;
+        let socket = sockets::listener(addr, books.state.config().server.reuse_port)?;
         let local = socket.local_addr()?;
+        let waker = socket.try_clone().ok();
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, books) = (stop.clone(), books.clone());
         let thread = thread::Builder::new()
@@ -375,15 +379,24 @@ impl Listener {
         Ok(Listener {
             configured: addr,
             local,
+            waker,
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Stops accepting: the flag, then a connection to wake the blocked `accept`.
+    /// Stops accepting: the flag, then the blocked `accept` is woken. Shutting the listening
+    /// socket down wakes it on Linux; a connection to it is the fallback — not the first
+    /// choice, since with `SO_REUSEPORT` the kernel may hand that connection to another
+    /// process listening on the same address, leaving this thread asleep.
     fn close(mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&wake_addr(self.local), Duration::from_secs(1));
+        let woken = self.waker.take().is_some_and(|socket| {
+            rustix::net::shutdown(&socket, rustix::net::Shutdown::Read).is_ok()
+        });
+        if !woken {
+            let _ = TcpStream::connect_timeout(&wake_addr(self.local), Duration::from_secs(1));
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
