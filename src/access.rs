@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use md5::{Digest, Md5};
 
 use crate::config::{AclRule, Config};
-use crate::error::Error;
+use crate::error::{Error, Login, Refusal};
 use crate::http::Method;
 use crate::http::parse::Head;
 
@@ -105,7 +105,7 @@ pub fn authorize(
     let rule = match rule(config, path, method) {
         Rule::Open => return Ok(None),
         // The dispatcher answers 405 before asking (`allow::refuses`); this only backs it up.
-        Rule::Closed => return Err(Error::Forbidden),
+        Rule::Closed => return Err(Error::Forbidden(Refusal::WritesClosed)),
         Rule::Matched(rule) => rule,
     };
     check_address(rule, client)?;
@@ -116,17 +116,17 @@ pub fn authorize(
     if rule.users.contains(&user) {
         Ok(Some(user))
     } else {
-        Err(Error::Forbidden)
+        Err(Error::Forbidden(Refusal::User))
     }
 }
 
 /// `deny` wins; a non-empty `allow` must contain the client.
 fn check_address(rule: &AclRule, client: IpAddr) -> Result<(), Error> {
     if is_inside(client, &rule.deny) {
-        return Err(Error::Forbidden);
+        return Err(Error::Forbidden(Refusal::Address));
     }
     if !rule.allow.is_empty() && !is_inside(client, &rule.allow) {
-        return Err(Error::Forbidden);
+        return Err(Error::Forbidden(Refusal::Address));
     }
     Ok(())
 }
@@ -136,8 +136,8 @@ fn authenticate(config: &Config, head: &Head) -> Result<String, Error> {
     let (user, password) = head
         .header("authorization")
         .and_then(parse_basic)
-        .ok_or(Error::Unauthorized)?;
-    let hash = config.users.get(&user).ok_or(Error::Unauthorized)?;
+        .ok_or(Error::Unauthorized(Login::Missing))?;
+    let hash = (config.users.get(&user)).ok_or(Error::Unauthorized(Login::Rejected))?;
     let key = credential_key(&user, &password, hash);
     if verified().remembers(&key, Instant::now()) {
         return Ok(user);
@@ -147,7 +147,7 @@ fn authenticate(config: &Config, head: &Head) -> Result<String, Error> {
             verified().remember(key, Instant::now());
             Ok(user)
         }
-        _ => Err(Error::Unauthorized),
+        _ => Err(Error::Unauthorized(Login::Rejected)),
     }
 }
 

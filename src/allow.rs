@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use crate::access;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, NotAllowed};
 use crate::http::Method;
 use crate::request::Target;
 
@@ -39,21 +39,27 @@ pub fn permitted(config: &Config, target: &Target<'_>, client: IpAddr) -> Vec<Me
         .collect()
 }
 
-/// True when `method` is refused on `target` whoever asks (405): TRACE while switched off, a
-/// write where no `[[acl]]` rule names it, a write to a `file` or fixed route.
-pub fn refuses(config: &Config, target: &Target<'_>, method: &Method) -> bool {
-    let closed = || {
-        matches!(
-            access::rule(config, &target.url_path, method),
-            access::Rule::Closed
-        )
-    };
-    !is_served(config, method) || (method.is_write() && (target.is_read_only() || closed()))
+/// Why `method` is refused on `target` whoever asks (405), if it is: TRACE while switched
+/// off, a write to a `file` or fixed route, a write where no `[[acl]]` rule names it.
+pub fn refusal(config: &Config, target: &Target<'_>, method: &Method) -> Option<NotAllowed> {
+    if !is_served(config, method) {
+        // Unknown methods and CONNECT are answered before; TRACE is the one that can be off.
+        return Some(NotAllowed::TraceOff);
+    }
+    if !method.is_write() {
+        return None;
+    }
+    if target.is_read_only() {
+        return Some(NotAllowed::ReadOnly);
+    }
+    let rule = access::rule(config, &target.url_path, method);
+    matches!(rule, access::Rule::Closed).then_some(NotAllowed::Writes)
 }
 
 /// The 405 for `target`, with the `Allow` that `client` may use instead.
-pub fn not_allowed(config: &Config, target: &Target<'_>, client: IpAddr) -> Error {
-    Error::MethodNotAllowed(header(&permitted(config, target, client)))
+pub fn not_allowed(config: &Config, target: &Target<'_>, client: IpAddr, why: NotAllowed) -> Error {
+    let allow = header(&permitted(config, target, client));
+    Error::MethodNotAllowed { allow, why }
 }
 
 /// Methods as an `Allow` value: `GET, HEAD, OPTIONS`.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::access;
 use crate::config::Config;
 use crate::dispatch;
-use crate::error::Error;
+use crate::error::{Error, Oversize, Phase};
 use crate::http::parse::{self, Head, Limits, ParseError, Parsed};
 use crate::http::response::{self, Body, Output, Response, ResponseFraming};
 use crate::http::{Method, Version};
@@ -206,13 +206,13 @@ fn wait_for_bytes<S: Transport>(wire: &mut Wire<S>, idle: Duration) -> Result<()
 fn read_before<S: Transport>(wire: &mut Wire<S>, deadline: Instant) -> Result<(), Unserved> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(Unserved::Refused(Error::Timeout));
+        return Err(Unserved::Refused(Error::Timeout(Phase::Head)));
     }
     wire.set_read_timeout(left).map_err(|_| Close::ClientGone)?;
     match wire.read_more() {
         Ok(0) => Err(Close::ClientGone.into()),
         Ok(_) => Ok(()),
-        Err(e) if is_timeout(&e) => Err(Unserved::Refused(Error::Timeout)),
+        Err(e) if is_timeout(&e) => Err(Unserved::Refused(Error::Timeout(Phase::Head))),
         Err(_) => Err(Close::ClientGone.into()),
     }
 }
@@ -286,7 +286,9 @@ fn run_handler<S: Transport>(
     req.https_port = state.https_port();
     // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
     let result = match req.body.declared_len() {
-        Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge),
+        Some(n) if n > config.server.max_body_bytes => Err(Error::BodyTooLarge(Oversize::Body {
+            limit: config.server.max_body_bytes,
+        })),
         _ => dispatch::handle(&mut req),
     };
     let (result, body) = settle(&mut req.body, result);
@@ -392,14 +394,14 @@ fn refuse_head<W: Output>(out: &mut W, e: &Error, accepted: Accepted, config: &C
     }
 }
 
-/// Logs at debug why a request or a head was refused: the reason a client never sees (its body
-/// is the reason phrase), so that a 400 can be debugged from the log.
+/// Logs at debug why a request or a head was refused (the phrase its body also shows), so that
+/// a 400 can be debugged from the log.
 fn log_refusal(peer: SocketAddr, head: Option<&Head>, e: &Error) {
     let status = e.status();
     let why: &dyn std::fmt::Debug = match e {
         Error::Parse(ParseError::Malformed(reason)) | Error::BadRequest(reason) => reason,
         Error::Parse(other) => other,
-        Error::Timeout => &"too slow",
+        Error::Timeout(phase) => phase,
         _ => return,
     };
     match head {

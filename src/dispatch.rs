@@ -6,9 +6,10 @@ use crate::access;
 use crate::allow;
 use crate::config::Config;
 use crate::cors;
-use crate::error::Error;
+use crate::error::{Error, NotAllowed};
 use crate::fs::path::normalize_path;
 use crate::http::Method;
+use crate::http::accept;
 use crate::http::parse::{Head, split_target};
 use crate::http::response::Response;
 use crate::method;
@@ -24,7 +25,10 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
         // is refused before the target is read as one.
         Method::Connect => {
             let served = allow::served(req.config);
-            return Err(Error::MethodNotAllowed(allow::header(&served)));
+            return Err(Error::MethodNotAllowed {
+                allow: allow::header(&served),
+                why: NotAllowed::Connect,
+            });
         }
         _ => {}
     }
@@ -54,7 +58,7 @@ fn locate<'a>(
 ) -> Result<Target<'a>, Error> {
     let url_path = normalize_path(raw_path).map_err(|e| {
         log::debug!("400 for path {raw_path:?}: {e}");
-        Error::BadRequest("bad path")
+        Error::BadRequest(e.reason())
     })?;
     let route = routing::first_match(config, &url_path);
     let (fs_root, fs_path) = routing::place(config, route, &url_path);
@@ -73,10 +77,11 @@ fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Respons
     let host = req
         .head
         .header("host")
-        .ok_or(Error::BadRequest("no Host"))?;
+        .ok_or(Error::BadRequest("the Host header field is missing"))?;
     let path_and_query = target.with_query(target.raw_path);
-    let location =
-        https_location(host, port, &path_and_query).ok_or(Error::BadRequest("bad Host"))?;
+    let location = https_location(host, port, &path_and_query).ok_or(Error::BadRequest(
+        "the Host header field is not a plain host name",
+    ))?;
     Ok(Response::text(308).header("Location", location))
 }
 
@@ -110,8 +115,8 @@ fn by_method(
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
     let checked = if delete_form { &Method::Delete } else { method };
-    if allow::refuses(config, target, checked) {
-        return Err(allow::not_allowed(config, target, req.client));
+    if let Some(why) = allow::refusal(config, target, checked) {
+        return Err(allow::not_allowed(config, target, req.client, why));
     }
     // Fetch §3.2.2: a preflight carries no credentials, so it is answered before they are asked.
     if *method == Method::Options
@@ -152,16 +157,13 @@ pub struct Finish<'a> {
 
 /// Turns a request's outcome into the response sent, in this order:
 /// 1. a route's `headers`, on what the route's handler answered (not on errors);
-/// 2. a 404 to GET or HEAD becomes the `not_found` page; any other error its own response;
+/// 2. an error becomes its response ([`error_response`]);
 /// 3. `Strict-Transport-Security` over HTTPS;
 /// 4. the CORS headers, on every response whatever produced it (errors included).
 pub fn finish(outcome: Result<Response, Error>, ctx: &Finish<'_>) -> Response {
     let mut resp = match outcome {
         Ok(resp) => routing::add_headers(resp, ctx.route_headers),
-        Err(Error::NotFound) if matches!(ctx.head.method(), Method::Get | Method::Head) => {
-            method::get::not_found(ctx.config)
-        }
-        Err(e) => e.response(),
+        Err(e) => error_response(&e, ctx.head, ctx.config),
     };
     if ctx.secure
         && let Some(hsts) = &ctx.config.tls.hsts
@@ -173,9 +175,89 @@ pub fn finish(outcome: Result<Response, Error>, ctx: &Finish<'_>) -> Response {
     resp
 }
 
+/// The one place an error meets its request: a 404 to GET or HEAD is the `not_found` page when
+/// one is configured; else a browser (whose `Accept` prefers `text/html` to `text/plain`) gets
+/// the error's HTML page with a link back to the folder the request was about, and every other
+/// client its one line of text. `Vary: Accept`, since the body depends on it (RFC 9110 §12.5.5).
+fn error_response(e: &Error, head: &Head, config: &Config) -> Response {
+    let reads = matches!(head.method(), Method::Get | Method::Head);
+    if reads
+        && matches!(e, Error::NotFound)
+        && let Some(page) = method::get::not_found_page(config)
+    {
+        return page;
+    }
+    let response = match accept::prefers(head.header("accept"), "text/html", "text/plain") {
+        true => e.page(&back_to(head)),
+        false => e.response(),
+    };
+    response.header("Vary", "Accept")
+}
+
+/// The folder an error page links back to: the folder a form posted to (the listing's upload
+/// form posts to `./`), else the parent of the request's path; `/` when the path is not one.
+/// Built from the request line alone, never from `Referer`, and decoded and normalised like
+/// any path, so the link cannot lead off the site.
+fn back_to(head: &Head) -> String {
+    let Ok((raw_path, query)) = split_target(head.target()) else {
+        return "/".to_string();
+    };
+    let Ok(path) = normalize_path(raw_path) else {
+        return "/".to_string();
+    };
+    let upload = *head.method() == Method::Post && !method::post::is_delete_form(query);
+    if upload && path.ends_with('/') {
+        return path;
+    }
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(slash) => trimmed[..=slash].to_string(),
+        None => "/".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A parsed head of `method target` (HTTP/1.1, `Host: t`).
+    fn head(method: &str, target: &str) -> Head {
+        use crate::http::parse::{Limits, Parsed, parse_request};
+        let raw = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let limits = Limits {
+            max_head_bytes: 16384,
+            max_uri_bytes: 8192,
+        };
+        match parse_request(raw.as_bytes(), &limits) {
+            Ok(Parsed::Complete { head, .. }) => head,
+            other => panic!("{target}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn back_links() {
+        let rows: &[(&str, &str, &str)] = &[
+            // Hostile rows first: climbs, other hosts, encoded separators, markup.
+            ("GET", "/a/../../etc/passwd", "/"),
+            ("GET", "/a%2fb/c", "/"),
+            ("GET", "http://evil.example/x/y", "/x/"),
+            ("GET", "/%3Cscript%3E/x", "/<script>/"),
+            ("OPTIONS", "*", "/"),
+            ("GET", "/", "/"),
+            ("GET", "/photos", "/"),
+            ("GET", "/photos/", "/"),
+            ("GET", "/photos/cat.jpg", "/photos/"),
+            ("PUT", "/up/a/b.txt?x=1", "/up/a/"),
+            // The listing's forms: the upload posts to the folder, a delete to the entry.
+            ("POST", "/photos/", "/photos/"),
+            ("POST", "/photos/cat.jpg?delete", "/photos/"),
+            ("POST", "/photos/old/?delete", "/photos/"),
+            ("POST", "/photos/cat.jpg", "/photos/"),
+        ];
+        for (method, target, want) in rows {
+            assert_eq!(back_to(&head(method, target)), *want, "{method} {target}");
+        }
+    }
 
     #[test]
     fn host_names() {

@@ -216,12 +216,30 @@ pub fn content_range(r: &ByteRange, len: u64) -> String {
     format!("bytes {}-{}/{}", r.start, r.end, len)
 }
 
+/// What a 416 refuses: what lies past the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beyond {
+    /// Every range of a GET's `Range`.
+    Ranges,
+    /// The start of a PATCH's `Content-Range`.
+    Patch,
+}
+
 /// The one 416 response: for a `Range` that no byte of a `len`-byte representation satisfies
 /// (GET), and for a PATCH that would start past the end of a `len`-byte file. RFC 9110
 /// §15.5.17: "the sender SHOULD generate a Content-Range header field specifying the current
 /// length of the selected representation".
-pub fn unsatisfiable(len: u64) -> Response {
-    Response::text(416).header("Content-Range", unsatisfied_range(len))
+///
+/// A 416 is an outcome, not an `Error` (a route's `headers` apply to it), so its one-line body
+/// is written here, in the form `error.rs` gives every error.
+pub fn unsatisfiable(len: u64, beyond: Beyond) -> Response {
+    let why = match beyond {
+        Beyond::Ranges => {
+            format!("none of the requested ranges lies within the file ({len} bytes)")
+        }
+        Beyond::Patch => format!("the patch starts past the end of the file ({len} bytes)"),
+    };
+    Response::error_text(416, Some(&why)).header("Content-Range", unsatisfied_range(len))
 }
 
 /// The `Content-Range` value of a 416: `bytes */1000` (RFC 9110 §15.5.17).
@@ -573,7 +591,7 @@ mod tests {
         assert_eq!(content_range(&r(999, 999), 1000), "bytes 999-999/1000");
         assert_eq!(unsatisfied_range(1000), "bytes */1000");
         assert_eq!(unsatisfied_range(0), "bytes */0");
-        let refusal = unsatisfiable(1000);
+        let refusal = unsatisfiable(1000, Beyond::Ranges);
         assert_eq!(refusal.status, 416);
         assert_eq!(refusal.get_header("content-range"), Some("bytes */1000"));
     }

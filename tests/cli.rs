@@ -412,7 +412,7 @@ fn access_log_lines_are_combined_log_format() {
             "/nope?q=1",
             "",
             404,
-            "\"GET /nope?q=1 HTTP/1.1\" 404 10 \"-\" \"-\"",
+            "\"GET /nope?q=1 HTTP/1.1\" 404 14 \"-\" \"-\"",
         ),
     ];
     for (path, headers, status, tail) in rows {

@@ -10,6 +10,9 @@ use std::process::Command;
 
 use common::{Resp, TestServer, read_response};
 
+/// The body of every 507 here.
+const FULL: &str = "507 Insufficient Storage: the disk is full\n";
+
 const OPEN_UP: &str =
     "[[acl]]\npath = \"/up/*\"\nmethods = [\"PUT\", \"POST\", \"PATCH\", \"DELETE\"]\n";
 
@@ -76,18 +79,22 @@ fn writes_to_a_full_disk_get_507_and_leave_nothing_behind() {
         replace.status, 507,
         "PUT over an existing file: {replace:?}"
     );
+    assert_eq!(replace.text(), FULL, "PUT over an existing file");
     assert_eq!(srv.get("/up/keep.txt", "").text(), "old content\n");
 
     let create = send(&srv, "PUT", "/up/new.bin", "", &big);
     assert_eq!(create.status, 507, "PUT of a new file: {create:?}");
+    assert_eq!(create.text(), FULL, "PUT of a new file");
     assert_eq!(srv.get("/up/new.bin", "").status, 404);
 
     let append = send(&srv, "PATCH", "/up/keep.txt", "", &big);
     assert_eq!(append.status, 507, "PATCH append: {append:?}");
+    assert_eq!(append.text(), FULL, "PATCH append");
     assert_eq!(srv.get("/up/keep.txt", "").text(), "old content\n");
 
     let post = send(&srv, "POST", "/up/", "Content-Type: text/plain\r\n", &big);
     assert_eq!(post.status, 507, "POST of a raw body: {post:?}");
+    assert_eq!(post.text(), FULL, "POST of a raw body");
 
     assert_eq!(leftovers(&up), Vec::<String>::new(), "temporary files left");
     // The disk is usable again: a small write goes through.

@@ -31,21 +31,24 @@ fn size_limits_give_their_status_then_close() {
     let mut huge_line = b"GET /".to_vec();
     huge_line.extend(std::iter::repeat_n(b'a', 1 << 20));
     huge_line.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\n\r\n");
-    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
-        ("1 MB request line", huge_line, 414),
-        ("10,000 tiny headers", get_with("/ok.txt", &many_fields), 431),
-        ("one field over the head limit", get_with("/ok.txt", &long_field), 431),
-        ("target one over max_uri_bytes", get_with(&format!("/{}", "a".repeat(64)), ""), 414),
-        ("target over max_uri_bytes, line unfinished", format!("GET /{}", "a".repeat(100)).into_bytes(), 414),
+    // (what, request, status, the body that says why)
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("1 MB request line", huge_line, 414, "414 URI Too Long: the request target is over max_uri_bytes\n"),
+        ("10,000 tiny headers", get_with("/ok.txt", &many_fields), 431, "431 Request Header Fields Too Large: the request line and headers are over max_header_bytes\n"),
+        ("one field over the head limit", get_with("/ok.txt", &long_field), 431, "431 Request Header Fields Too Large: the request line and headers are over max_header_bytes\n"),
+        ("target one over max_uri_bytes", get_with(&format!("/{}", "a".repeat(64)), ""), 414, "414 URI Too Long: the request target is over max_uri_bytes\n"),
+        ("target over max_uri_bytes, line unfinished", format!("GET /{}", "a".repeat(100)).into_bytes(), 414, "414 URI Too Long: the request target is over max_uri_bytes\n"),
         (
             "Content-Length over max_body_bytes, no body sent",
             get_with("/ok.txt", "Content-Length: 101\r\n"),
             413,
+            "413 Content Too Large: the body is over max_body_bytes (100 bytes)\n",
         ),
         (
             "Content-Length over max_body_bytes on OPTIONS",
             b"OPTIONS /ok.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n".to_vec(),
             413,
+            "413 Content Too Large: the body is over max_body_bytes (100 bytes)\n",
         ),
         (
             "chunked body over max_body_bytes",
@@ -55,6 +58,7 @@ fn size_limits_give_their_status_then_close() {
             )
             .into_bytes(),
             413,
+            "413 Content Too Large: the body is over max_body_bytes (100 bytes)\n",
         ),
         (
             "chunked body over max_body_bytes in small chunks",
@@ -64,11 +68,13 @@ fn size_limits_give_their_status_then_close() {
             )
             .into_bytes(),
             413,
+            "413 Content Too Large: the body is over max_body_bytes (100 bytes)\n",
         ),
     ];
-    for (what, raw, status) in &cases {
+    for (what, raw, status, body) in &cases {
         let started = Instant::now();
-        assert_refused(&server, what, raw, *status);
+        let resp = assert_refused(&server, what, raw, *status);
+        assert_eq!(resp.text(), *body, "{what}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "{what}: slow refusal"
@@ -148,6 +154,11 @@ fn half_a_head_times_out_with_408() {
         let started = Instant::now();
         let resp = assert_refused(&server, what, partial, 408);
         assert_eq!(resp.status, 408);
+        assert_eq!(
+            resp.text(),
+            "408 Request Timeout: the request head did not arrive within header_timeout_s\n",
+            "{what}"
+        );
         let took = started.elapsed();
         assert!(
             took >= Duration::from_millis(900),
@@ -218,6 +229,10 @@ fn body_gap_over_body_timeout_is_408() {
     let mut reader = BufReader::new(stream);
     let resp = read_response(&mut reader, false);
     assert_eq!(resp.status, 408);
+    assert_eq!(
+        resp.text(),
+        "408 Request Timeout: the request body paused longer than body_timeout_s\n"
+    );
     assert_eq!(resp.header("connection"), Some("close"));
     assert!(started.elapsed() < Duration::from_millis(2500));
     assert!(is_closed(reader.get_mut()));
@@ -243,6 +258,10 @@ fn over_max_connections_is_503_then_recovers() {
     let mut third = BufReader::new(server.connect());
     let resp = read_response(&mut third, false);
     assert_eq!(resp.status, 503);
+    assert_eq!(
+        resp.text(),
+        "503 Service Unavailable: too many connections; try again in a moment\n"
+    );
     assert_common_headers(&resp, "503");
     assert!(
         resp.header("retry-after").is_some(),

@@ -35,16 +35,16 @@ pub enum PathError {
 
 impl PathError {
     /// A short, fixed phrase, the `Display` text; it never contains the path itself, so it
-    /// can be logged. (A 400 body is the reason phrase, never this.)
-    fn reason(self) -> &'static str {
+    /// can be logged, and is the why of the 400 a client gets.
+    pub fn reason(self) -> &'static str {
         match self {
-            PathError::NotAbsolute => "path must start with /",
-            PathError::BadEscape => "invalid percent-escape in path",
-            PathError::EncodedSeparator => "encoded / or \\ in path",
-            PathError::Nul => "NUL byte in path",
-            PathError::Backslash => "backslash in path",
-            PathError::AboveRoot => "path climbs above the root",
-            PathError::NotUtf8 => "path is not UTF-8",
+            PathError::NotAbsolute => "the path must start with /",
+            PathError::BadEscape => "an invalid percent-escape in the path",
+            PathError::EncodedSeparator => "an encoded / or \\ in the path",
+            PathError::Nul => "a NUL byte in the path",
+            PathError::Backslash => "a backslash in the path",
+            PathError::AboveRoot => "the path climbs above the root",
+            PathError::NotUtf8 => "the path is not UTF-8",
         }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use md5::{Digest, Md5};
 
 use super::path::{TEMP_PREFIX, canonical_within, is_absent, is_visible_name};
-use crate::error::Error;
+use crate::error::{Clash, Error};
 
 /// Where a write lands.
 #[derive(Debug)]
@@ -43,10 +43,10 @@ pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<Wri
         return Err(Error::NotFound);
     }
     let Some((name, parents)) = segments.split_last() else {
-        return Err(Error::Conflict);
+        return Err(Error::Conflict(Clash::Folder));
     };
     if norm.ends_with('/') {
-        return Err(Error::Conflict);
+        return Err(Error::Conflict(Clash::TrailingSlash));
     }
     let (dir, created) = parent_dir(root, parents, create)?;
     Ok(WriteTarget {
@@ -388,7 +388,7 @@ mod tests {
             // Hostile rows first: the body breaks off in every way a client can break it.
             (
                 "too large",
-                vec![Ok(b"ab"), Err(BodyError::TooLarge.into())],
+                vec![Ok(b"ab"), Err(BodyError::TooLarge { limit: 2 }.into())],
                 Err(413),
             ),
             (

@@ -21,8 +21,13 @@ const MAX_SIZE_DIGITS: usize = 16;
 pub enum BodyError {
     /// The chunked framing is broken (400).
     Malformed,
-    /// The decoded body or its trailers exceed their limit (413).
-    TooLarge,
+    /// The decoded body is over `limit` bytes, its `max_body_bytes` (413).
+    TooLarge {
+        /// The limit it went over.
+        limit: u64,
+    },
+    /// The trailer section is over its limit, `max_header_bytes` (413).
+    TrailersTooLarge,
     /// The client paused longer than `body_timeout_s` (408).
     Timeout,
 }
@@ -31,7 +36,8 @@ impl fmt::Display for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             BodyError::Malformed => "malformed chunked body",
-            BodyError::TooLarge => "request body too large",
+            BodyError::TooLarge { .. } => "request body too large",
+            BodyError::TrailersTooLarge => "request trailers too large",
             BodyError::Timeout => "request body too slow",
         })
     }
@@ -43,7 +49,9 @@ impl From<BodyError> for io::Error {
     fn from(e: BodyError) -> io::Error {
         let kind = match e {
             BodyError::Timeout => io::ErrorKind::TimedOut,
-            BodyError::Malformed | BodyError::TooLarge => io::ErrorKind::InvalidData,
+            BodyError::Malformed | BodyError::TooLarge { .. } | BodyError::TrailersTooLarge => {
+                io::ErrorKind::InvalidData
+            }
         };
         io::Error::new(kind, e)
     }
@@ -205,7 +213,9 @@ impl<R: BufRead> ChunkedReader<R> {
             .decoded
             .checked_add(size)
             .filter(|&total| total <= self.max_body_bytes)
-            .ok_or(BodyError::TooLarge)?;
+            .ok_or(BodyError::TooLarge {
+                limit: self.max_body_bytes,
+            })?;
         self.state = if size == 0 {
             State::Trailers
         } else {
@@ -246,13 +256,14 @@ impl<R: BufRead> ChunkedReader<R> {
         let budget = self.max_trailer_bytes.saturating_sub(self.trailer_used);
         // The empty line that ends the body (up to 2 bytes) is not counted against the budget.
         let cap = budget.saturating_add(2);
-        let used = read_line(&mut self.inner, &mut self.line, cap, BodyError::TooLarge)?;
+        let over = BodyError::TrailersTooLarge;
+        let used = read_line(&mut self.inner, &mut self.line, cap, over)?;
         if self.line.is_empty() {
             self.state = State::Done;
             return Ok(());
         }
         if used > budget {
-            return Err(BodyError::TooLarge.into());
+            return Err(over.into());
         }
         self.trailer_used += used;
         // RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), checked like the head's.
@@ -420,7 +431,8 @@ mod tests {
     fn hostile_chunked_bodies_are_refused() {
         use io::ErrorKind::{InvalidData, UnexpectedEof};
         let malformed = (InvalidData, Some(BodyError::Malformed));
-        let too_large = (InvalidData, Some(BodyError::TooLarge));
+        let too_large = (InvalidData, Some(BodyError::TooLarge { limit: MAX_BODY }));
+        let trailers_too_large = (InvalidData, Some(BodyError::TrailersTooLarge));
         let eof = (UnexpectedEof, None);
         let long_size_line = [b"1;".as_slice(), &[b'x'; 10_000], b"\r\na\r\n0\r\n\r\n"].concat();
         let big_trailer = [b"0\r\nX: ".as_slice(), &[b'y'; 100], b"\r\n\r\n"].concat();
@@ -464,8 +476,12 @@ mod tests {
             ),
             ("trailer obs-fold", b"0\r\nA: b\r\n c\r\n\r\n", malformed),
             ("trailer NUL", b"0\r\nA: b\0\r\n\r\n", malformed),
-            ("trailer too big", &big_trailer, too_large),
-            ("trailers too big together", &many_trailers, too_large),
+            ("trailer too big", &big_trailer, trailers_too_large),
+            (
+                "trailers too big together",
+                &many_trailers,
+                trailers_too_large,
+            ),
             ("body over the limit", b"100001\r\n", too_large),
             ("truncated in size", b"5", eof),
             ("truncated in data", b"5\r\nab", eof),
@@ -538,7 +554,10 @@ mod tests {
         let e = read_all(over).unwrap_err();
         assert_eq!(
             kind(&e),
-            (io::ErrorKind::InvalidData, Some(BodyError::TooLarge))
+            (
+                io::ErrorKind::InvalidData,
+                Some(BodyError::TooLarge { limit: 4 })
+            )
         );
     }
 

@@ -44,6 +44,23 @@ pub fn encode_href(name: &str) -> String {
     out
 }
 
+/// Percent-encodes a decoded URL path for an absolute href: `/`, each non-empty segment as
+/// [`encode_href`] does, and a trailing `/` when the path has one. Empty segments are dropped,
+/// so the href can never start with `//` (which a browser reads as another host).
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::from("/");
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(encode_href)
+        .collect();
+    out.push_str(&segments.join("/"));
+    if path.ends_with('/') && !segments.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 /// Appends `s` as a JSON string literal (RFC 8259 §7).
 pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
@@ -121,6 +138,23 @@ mod tests {
         ];
         for &(name, want) in rows {
             assert_eq!(encode_href(name), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn path_encoding_table() {
+        let rows: &[(&str, &str)] = &[
+            // Hostile rows first: another host, a query, markup.
+            ("//evil.example/x", "/evil.example/x"),
+            ("/a?b#c/", "/a%3Fb%23c/"),
+            ("/<script>\"/", "/%3Cscript%3E%22/"),
+            ("", "/"),
+            ("/", "/"),
+            ("/photos/", "/photos/"),
+            ("/my photos/été.txt", "/my%20photos/%C3%A9t%C3%A9.txt"),
+        ];
+        for &(path, want) in rows {
+            assert_eq!(encode_path(path), want, "{path:?}");
         }
     }
 

@@ -10,13 +10,14 @@ const MAX_PART_HEAD: usize = 16 * 1024;
 const PART_READ_CHUNK: usize = 64 * 1024;
 
 /// Marks an `io::Error` as "the multipart body is malformed" (400), as opposed to an error
-/// from the connection underneath, which the caller maps as any body error.
+/// from the connection underneath, which the caller maps as any body error. The phrase says
+/// what is wrong in words a client is shown (the body of the 400).
 #[derive(Debug)]
 pub struct Malformed(pub &'static str);
 
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "malformed multipart body: {}", self.0)
+        f.write_str(self.0)
     }
 }
 
@@ -130,7 +131,7 @@ impl<R: Read> FormDataReader<R> {
                 return Ok(self.take(safe.min(out.len()), out));
             }
             if !self.fill()? {
-                return Err(malformed("body ends inside a part"));
+                return Err(malformed("the multipart body ends inside a part"));
             }
         }
     }
@@ -174,7 +175,7 @@ impl<R: Read> FormDataReader<R> {
                 self.buf.drain(..self.buf.len() - keep);
             }
             if !self.fill()? {
-                return Err(malformed("no delimiter"));
+                return Err(malformed("the multipart body has no boundary line"));
             }
         }
     }
@@ -197,10 +198,10 @@ impl<R: Read> FormDataReader<R> {
                 return Ok(true);
             }
             if rest.len() >= 2 || self.buf.len() > MAX_PART_HEAD {
-                return Err(malformed("bad delimiter line"));
+                return Err(malformed("a multipart boundary line is malformed"));
             }
             if !self.fill()? {
-                return Err(malformed("body ends after a delimiter"));
+                return Err(malformed("the multipart body ends after a boundary line"));
             }
         }
     }
@@ -218,10 +219,10 @@ impl<R: Read> FormDataReader<R> {
                 return Ok(parse_head(&text));
             }
             if self.buf.len() > MAX_PART_HEAD {
-                return Err(malformed("part headers too long"));
+                return Err(malformed("a multipart part's headers are too long"));
             }
             if !self.fill()? {
-                return Err(malformed("body ends in part headers"));
+                return Err(malformed("the multipart body ends in a part's headers"));
             }
         }
     }

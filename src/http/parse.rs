@@ -32,7 +32,8 @@ pub enum BodyFraming {
 /// Why a head was refused. Each maps to one status in `error.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
-    /// 400: the reason is for logs, never for the client.
+    /// 400, with a fixed phrase saying what is wrong: logged, and shown to the client as the
+    /// why of its 400 (it never contains request bytes).
     Malformed(&'static str),
     /// 414.
     UriTooLong,
@@ -107,7 +108,7 @@ fn check_partial_size(len: usize, line_done: bool, limits: &Limits) -> Result<()
 pub fn split_target(target: &str) -> Result<(&str, Option<&str>), ParseError> {
     // RFC 3986 §3.5: a fragment is never sent; a target holding `#` is not a URI we route.
     if target.contains('#') {
-        return Err(ParseError::Malformed("fragment in target"));
+        return Err(ParseError::Malformed("the request target has a #fragment"));
     }
     if target == "*" {
         return Ok(("*", None));
@@ -128,7 +129,9 @@ pub fn split_target(target: &str) -> Result<(&str, Option<&str>), ParseError> {
     };
     // `//x` would read as an authority (a protocol-relative URL once echoed in a redirect).
     if !path.starts_with('/') || path.starts_with("//") {
-        return Err(ParseError::Malformed("request target form"));
+        return Err(ParseError::Malformed(
+            "the request target must be a path starting with one /",
+        ));
     }
     Ok((path, query))
 }
@@ -148,7 +151,9 @@ fn skip_authority(after_scheme: &str) -> Result<&str, ParseError> {
     // RFC 9110 §4.2.1: "A recipient that processes such a URI reference [an "http" URI with an
     // empty host identifier] MUST reject it as invalid."
     if end == 0 {
-        return Err(ParseError::Malformed("empty authority"));
+        return Err(ParseError::Malformed(
+            "the request target has an empty host",
+        ));
     }
     // RFC 9112 §3.2.2: "the server MUST ignore the received Host header field (if any) and
     // instead use the host information of the request-target" — routing uses neither.
@@ -215,7 +220,7 @@ fn scan_head(
         return partial(false);
     };
     let Some(request) = parse_request_line(line.of(buf), true, limits)? else {
-        return Err(ParseError::Malformed("request line"));
+        return Err(ParseError::Malformed("malformed request line"));
     };
     let mut fields = 0;
     loop {
@@ -276,7 +281,7 @@ fn next_line(buf: &[u8], from: usize) -> Result<Option<(Span, usize)>, ParseErro
         (_, None) => Ok(None),
         // RFC 9112 §2.2: "A sender MUST NOT generate a bare CR ... a recipient of such a bare
         // CR MUST consider that element to be invalid or replace each bare CR with SP".
-        (_, Some(_)) => Err(ParseError::Malformed("bare CR")),
+        (_, Some(_)) => Err(ParseError::Malformed("a bare CR in the request head")),
     }
 }
 
@@ -296,7 +301,7 @@ fn parse_request_line(
 ) -> Result<Option<RequestLine>, ParseError> {
     let more = || {
         if complete {
-            Err(ParseError::Malformed("request line"))
+            Err(ParseError::Malformed("malformed request line"))
         } else {
             Ok(None)
         }
@@ -309,7 +314,7 @@ fn parse_request_line(
         return more();
     }
     if method_end == 0 || line[method_end] != b' ' {
-        return Err(ParseError::Malformed("method"));
+        return Err(ParseError::Malformed("malformed method"));
     }
     let target_start = method_end + 1;
     let target_len = line[target_start..]
@@ -326,14 +331,14 @@ fn parse_request_line(
         return more();
     }
     if target_len == 0 || line[target_end] != b' ' {
-        return Err(ParseError::Malformed("request target"));
+        return Err(ParseError::Malformed("malformed request target"));
     }
     if !complete {
         return Ok(None);
     }
     let version = parse_version(&line[target_end + 1..])?;
     if std::str::from_utf8(&line[target_start..target_end]).is_err() {
-        return Err(ParseError::Malformed("target is not UTF-8"));
+        return Err(ParseError::Malformed("the request target is not UTF-8"));
     }
     Ok(Some(RequestLine {
         method: Span {
@@ -351,10 +356,10 @@ fn parse_request_line(
 /// Parses `HTTP/D.D` (RFC 9112 §2.3); 1.x with x > 1 is read as 1.1 (RFC 9110 §6.2).
 fn parse_version(bytes: &[u8]) -> Result<Version, ParseError> {
     let [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] = *bytes else {
-        return Err(ParseError::Malformed("version"));
+        return Err(ParseError::Malformed("malformed HTTP version"));
     };
     if !major.is_ascii_digit() || !minor.is_ascii_digit() {
-        return Err(ParseError::Malformed("version"));
+        return Err(ParseError::Malformed("malformed HTTP version"));
     }
     match (major, minor) {
         (b'1', b'0') => Ok(Version::Http10),
@@ -371,7 +376,9 @@ pub(crate) fn parse_field_line(buf: &[u8], line: Span) -> Result<(Span, Span), P
     // reject the message by sending a 400 (Bad Request) ... or replace each received obs-fold
     // with one or more SP octets". We reject.
     if matches!(bytes.first(), Some(b' ' | b'\t')) {
-        return Err(ParseError::Malformed("obsolete line folding"));
+        return Err(ParseError::Malformed(
+            "obsolete line folding in a header field",
+        ));
     }
     let name_len = bytes
         .iter()
@@ -381,13 +388,15 @@ pub(crate) fn parse_field_line(buf: &[u8], line: Span) -> Result<(Span, Span), P
     // any received request message that contains whitespace between a header field name and
     // colon."
     if name_len == 0 || bytes.get(name_len) != Some(&b':') {
-        return Err(ParseError::Malformed("field name"));
+        return Err(ParseError::Malformed("malformed header field name"));
     }
     let raw_value = &bytes[name_len + 1..];
     // RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are invalid and
     // dangerous"; other controls are not field-vchar either.
     if !raw_value.iter().all(|&b| is_value_byte(b)) {
-        return Err(ParseError::Malformed("field value"));
+        return Err(ParseError::Malformed(
+            "a forbidden byte in a header field value",
+        ));
     }
     let value_start = line.start + name_len + 1;
     let (lead, trail) = ows_lengths(raw_value);
@@ -437,7 +446,7 @@ impl Head {
         let scan = scan_head(&bytes, limits, |name, value| fields.push((name, value)))?;
         let Scan::Complete(layout) = scan else {
             // The same bytes were found complete a moment ago; this cannot happen.
-            return Err(ParseError::Malformed("head changed between scans"));
+            return Err(ParseError::Malformed("malformed request head"));
         };
         let method = Method::from_token(ascii(layout.method.of(&bytes)));
         let mut head = Head {
@@ -561,11 +570,15 @@ fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 fn check_host(head: &Head) -> Result<(), ParseError> {
     let mut hosts = head.header_all("Host");
     match (hosts.next(), hosts.next()) {
-        (None, _) if head.version == Version::Http11 => Err(ParseError::Malformed("no Host")),
+        (None, _) if head.version == Version::Http11 => {
+            Err(ParseError::Malformed("the Host header field is missing"))
+        }
         (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(ParseError::Malformed("several Host fields")),
+        (Some(_), Some(_)) => Err(ParseError::Malformed("more than one Host header field")),
         (Some(host), None) if host.iter().all(|&b| is_host_byte(b)) => Ok(()),
-        (Some(_), None) => Err(ParseError::Malformed("Host value")),
+        (Some(_), None) => Err(ParseError::Malformed(
+            "the Host header field is not a host name",
+        )),
     }
 }
 
@@ -582,7 +595,7 @@ fn framing(head: &Head) -> Result<BodyFraming, ParseError> {
     // Transfer-Encoding ... Regardless, the server MUST close the connection". We reject.
     if has_te && head.has_header("Content-Length") {
         return Err(ParseError::Malformed(
-            "Content-Length with Transfer-Encoding",
+            "both Content-Length and Transfer-Encoding",
         ));
     }
     if has_te {
@@ -600,7 +613,9 @@ fn check_transfer_codings(head: &Head) -> Result<(), ParseError> {
     // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
     // Transfer-Encoding header field MUST treat the message as if the framing is faulty".
     if head.version == Version::Http10 {
-        return Err(ParseError::Malformed("Transfer-Encoding in HTTP/1.0"));
+        return Err(ParseError::Malformed(
+            "Transfer-Encoding in an HTTP/1.0 request",
+        ));
     }
     let codings = || head.header_all("Transfer-Encoding").flat_map(list_elements);
     let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
@@ -608,14 +623,16 @@ fn check_transfer_codings(head: &Head) -> Result<(), ParseError> {
     // chunked transfer coding is not the final encoding ... the server MUST respond with the
     // 400 (Bad Request) status code and then close the connection."
     if !codings().last().is_some_and(is_chunked) {
-        return Err(ParseError::Malformed("chunked is not the final coding"));
+        return Err(ParseError::Malformed(
+            "chunked must be the final transfer coding",
+        ));
     }
     // RFC 9112 §7: "A sender MUST NOT apply the chunked transfer coding more than once".
     if codings().filter(|c| is_chunked(c)).count() > 1 {
-        return Err(ParseError::Malformed("chunked applied twice"));
+        return Err(ParseError::Malformed("chunked is applied twice"));
     }
     if codings().any(|c| !c.iter().all(|&b| is_tchar(b))) {
-        return Err(ParseError::Malformed("transfer coding"));
+        return Err(ParseError::Malformed("malformed transfer coding"));
     }
     // RFC 9112 §6.1: "A server that receives a request message with a transfer coding it does
     // not understand SHOULD respond with 501 (Not Implemented)."
@@ -636,7 +653,7 @@ fn content_length(head: &Head) -> Result<Option<u64>, ParseError> {
             let (lead, trail) = ows_lengths(element);
             let n = parse_decimal(&element[lead..element.len() - trail])?;
             if length.is_some_and(|seen| seen != n) {
-                return Err(ParseError::Malformed("differing Content-Length"));
+                return Err(ParseError::Malformed("differing Content-Length values"));
             }
             length = Some(n);
         }
@@ -646,7 +663,7 @@ fn content_length(head: &Head) -> Result<Option<u64>, ParseError> {
 
 /// Parses `1*DIGIT` into a u64, refusing signs, spaces, empty input and overflow.
 fn parse_decimal(digits: &[u8]) -> Result<u64, ParseError> {
-    let bad = ParseError::Malformed("Content-Length");
+    let bad = ParseError::Malformed("malformed Content-Length");
     if digits.is_empty() {
         return Err(bad);
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Version;
+use super::encode::{encode_path, escape_html};
 
 /// A header name or value: mostly static strings, sometimes built per request or configured
 /// (a route's `headers`).
@@ -86,13 +87,45 @@ impl Response {
         }
     }
 
-    /// A short `text/plain` response whose body is the reason phrase (errors, fixed answers).
+    /// A short `text/plain` response whose body is the reason phrase (redirects, 201s): for
+    /// errors, [`Response::error_text`].
     pub fn text(status: u16) -> Response {
         let mut body = reason(status).as_bytes().to_vec();
         body.push(b'\n');
         Response::new(status)
             .header("Content-Type", "text/plain; charset=utf-8")
             .body(Body::Bytes(Cow::Owned(body)))
+    }
+
+    /// A short `text/plain` error: its [`error_line`] and a line end. `why` is one of our own
+    /// fixed phrases (never a path, never an I/O error's text).
+    pub fn error_text(status: u16, why: Option<&str>) -> Response {
+        let mut body = error_line(status, why);
+        body.push('\n');
+        Response::new(status)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(Body::Bytes(Cow::Owned(body.into_bytes())))
+    }
+
+    /// A small HTML error page for a browser: the status as title and heading, the one-line
+    /// why, and a link back to the folder `back` (a decoded URL path starting with `/`,
+    /// percent-encoded for the href and escaped for the text here).
+    pub fn error_page(status: u16, why: Option<&str>, back: &str) -> Response {
+        let title = format!("{status} {}", reason(status));
+        let why = why.map_or(String::new(), |why| {
+            format!("<p>{}</p>\n", escape_html(&sentence(why)))
+        });
+        let page = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>{title}</title>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{why}\
+             <p><a href=\"{href}\">Back to {text}</a></p>\n</main>\n</body>\n</html>\n",
+            href = encode_path(back),
+            text = escape_html(back),
+        );
+        Response::new(status)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(Body::Bytes(Cow::Owned(page.into_bytes())))
     }
 
     /// Adds a header field.
@@ -354,6 +387,23 @@ fn with_date(f: impl FnOnce(&str)) {
         }
         f(&cache.1);
     });
+}
+
+/// The one line an error body says: `404 Not Found`, or with a why,
+/// `409 Conflict: the folder is not empty`.
+pub fn error_line(status: u16, why: Option<&str>) -> String {
+    match why {
+        Some(why) => format!("{status} {}: {why}", reason(status)),
+        None => format!("{status} {}", reason(status)),
+    }
+}
+
+/// `why` as a sentence for the HTML page: its first letter in capitals.
+fn sentence(why: &str) -> String {
+    let mut chars = why.chars();
+    chars.next().map_or(String::new(), |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// The reason phrase of a status code (RFC 9110 §15).

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use super::precondition;
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::fs::path::resolve;
 use crate::fs::write;
 use crate::http::response::Response;
@@ -25,7 +25,7 @@ pub fn delete(req: &Request<'_>, target: &Target<'_>) -> Result<(), Error> {
     let found = resolve(root, norm, hidden)?;
     if found.path == *root {
         // Never the root (or a `dir` route's folder) itself, however it is named.
-        return Err(Error::Forbidden);
+        return Err(Error::Forbidden(Refusal::Root));
     }
     // The entry itself: a symlink is removed, never what it points to.
     let entry = write::locate(root, norm.trim_end_matches('/'), hidden, false)?.path;

@@ -81,7 +81,9 @@ pub fn serve(
     }
     match ranges {
         Some(RangeOutcome::Satisfiable(ranges)) => partial(&info, response, ranges),
-        Some(RangeOutcome::Unsatisfiable) => Ok(range::unsatisfiable(info.len)),
+        Some(RangeOutcome::Unsatisfiable) => {
+            Ok(range::unsatisfiable(info.len, range::Beyond::Ranges))
+        }
         Some(RangeOutcome::Full) | None => full(req, &info, &rep, response),
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::allow;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::fs::etag;
 use crate::fs::listing;
 use crate::fs::path::{Resolved, resolve};
@@ -41,7 +41,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
         }
     }
     if !server.listing {
-        return Err(Error::Forbidden);
+        return Err(Error::Forbidden(Refusal::Listing));
     }
     serve_listing(req, target, &found)
 }
@@ -146,19 +146,18 @@ fn listing_html(
     listing::render_html(&target.url_path, entries, key, order, &controls)
 }
 
-/// The 404 response: the configured `not_found` page, or the built-in text.
-pub fn not_found(config: &Config) -> Response {
+/// The configured `not_found` page as a 404 response; `None` when there is none (or it cannot
+/// be read), and the built-in 404 applies.
+pub fn not_found_page(config: &Config) -> Option<Response> {
     let server = &config.server;
-    let page = server.not_found.as_ref().and_then(|rel| {
-        let found = resolve(&server.root, &format!("/{rel}"), true).ok()?;
-        let file = File::open(&found.path).ok()?;
-        let len = file.metadata().ok()?.len();
-        let mime = file::with_charset(&file::content_type(&found.path));
-        Some(
-            Response::new(404)
-                .header("Content-Type", mime)
-                .body(Body::File { file, len }),
-        )
-    });
-    page.unwrap_or_else(|| Response::text(404))
+    let rel = server.not_found.as_ref()?;
+    let found = resolve(&server.root, &format!("/{rel}"), true).ok()?;
+    let file = File::open(&found.path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mime = file::with_charset(&file::content_type(&found.path));
+    Some(
+        Response::new(404)
+            .header("Content-Type", mime)
+            .body(Body::File { file, len }),
+    )
 }

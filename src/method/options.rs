@@ -17,7 +17,7 @@ pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error>
 /// `OPTIONS *`: every method the server implements. Any other method with `*` is malformed.
 pub fn asterisk(config: &Config, method: &Method) -> Result<Response, Error> {
     if *method != Method::Options {
-        return Err(Error::BadRequest("asterisk-form outside OPTIONS"));
+        return Err(Error::BadRequest("the target * is for OPTIONS only"));
     }
     Ok(Response::new(204).header("Allow", allow::header(&allow::served(config))))
 }

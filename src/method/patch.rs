@@ -10,7 +10,7 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
 use super::precondition;
-use crate::error::Error;
+use crate::error::{Clash, Error};
 use crate::fs::etag;
 use crate::fs::path::resolve;
 use crate::fs::write::{self, TempFile};
@@ -33,7 +33,7 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
     let root = target.fs_root;
     let found = resolve(root, &target.fs_path, req.config.server.hidden)?;
     if !found.metadata.is_file() {
-        return Err(Error::Conflict);
+        return Err(Error::Conflict(Clash::Folder));
     }
     let place = parse_content_range(req.head.header("content-range"))?;
     // Everything that can be decided before the body is read is decided now.
@@ -91,7 +91,9 @@ fn apply(
 /// 416 when the patch would start after the end of a file of `len` bytes (a hole).
 fn beyond_end(place: Place, len: u64) -> Option<Response> {
     match place {
-        Place::At { start, .. } if start > len => Some(range::unsatisfiable(len)),
+        Place::At { start, .. } if start > len => {
+            Some(range::unsatisfiable(len, range::Beyond::Patch))
+        }
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use md5::{Digest, Md5};
 
 use super::delete;
 use crate::access;
-use crate::error::Error;
+use crate::error::{Clash, Error, Refusal};
 use crate::fs::etag;
 use crate::fs::path::{TEMP_PREFIX, resolve};
 use crate::fs::write::{self, TempFile};
@@ -87,7 +87,7 @@ fn check_same_origin(req: &Request<'_>) -> Result<(), Error> {
     let authority = origin.split_once("://").map_or("", |(_, a)| a);
     match authority.eq_ignore_ascii_case(host) || req.config.cors.allows(origin) {
         true => Ok(()),
-        false => Err(Error::Forbidden),
+        false => Err(Error::Forbidden(Refusal::CrossSite)),
     }
 }
 
@@ -97,7 +97,7 @@ fn folder(req: &Request<'_>, target: &Target<'_>) -> Result<std::path::PathBuf, 
     let found = resolve(target.fs_root, &target.fs_path, hidden)?;
     match found.is_dir {
         true => Ok(found.path),
-        false => Err(Error::Conflict),
+        false => Err(Error::Conflict(Clash::NotAFolder)),
     }
 }
 
@@ -185,7 +185,7 @@ fn commit(
             return Ok((name, meta));
         }
     }
-    Err(Error::Conflict)
+    Err(Error::Conflict(Clash::NamesTaken))
 }
 
 /// True when this client could PUT over `name` (credentials included, as a PUT would check).

@@ -5,7 +5,7 @@ use std::fs::{self, Metadata};
 use std::path::Path;
 
 use crate::conditional::{self, Outcome, Validators};
-use crate::error::Error;
+use crate::error::{Clash, Error};
 use crate::fs::etag;
 use crate::fs::path::{canonical_within, is_absent};
 use crate::http::parse::Head;
@@ -22,7 +22,7 @@ pub fn current_file(root: &Path, path: &Path) -> Result<Option<Metadata>, Error>
     };
     let meta = fs::metadata(&canonical)?;
     if meta.is_dir() {
-        return Err(Error::Conflict);
+        return Err(Error::Conflict(Clash::Folder));
     }
     Ok(Some(meta))
 }
