@@ -334,8 +334,8 @@ pub fn render(metrics: &Metrics, sampled: &Sampled) -> String {
 /// is the `+Inf` bucket read in the same pass, so the two always agree.
 fn histogram(out: &mut String, metrics: &Metrics) {
     let name = "shelf_http_request_duration_seconds";
-    let help = "Time from a request's parsed head (or, for a head refused, from when the server \
-                began waiting for it) to its last byte written.";
+    let help = "Time from a request's head read (or refused) to the last byte of its answer \
+                written.";
     family(out, name, "histogram", help);
     let mut cumulative = 0;
     let bounds = BUCKETS.iter().map(|&(le, _)| le).chain(["+Inf"]);
