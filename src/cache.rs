@@ -12,6 +12,7 @@ use std::fs::Metadata;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::compress::Coding;
@@ -77,6 +78,23 @@ fn slot(coding: Coding) -> usize {
 /// canonical path when loading and when invalidating.
 pub struct Cache {
     inner: Mutex<Inner>,
+    /// Lookups answered from memory, for `/metrics`; outside the lock.
+    hits: AtomicU64,
+    /// Lookups that loaded, or waited for a concurrent load.
+    misses: AtomicU64,
+}
+
+/// What the cache has done and holds, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from memory.
+    pub hits: u64,
+    /// Lookups that loaded the body, or waited for a concurrent load of it.
+    pub misses: u64,
+    /// Bytes charged now (bodies, paths, per-entry overhead).
+    pub bytes: u64,
+    /// Entries stored now.
+    pub entries: u64,
 }
 
 /// What the lock guards.
@@ -148,6 +166,8 @@ impl Cache {
                 max: max_bytes,
                 count: 0,
             }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -175,8 +195,17 @@ impl Cache {
         stamp: Stamp,
         load: impl FnOnce() -> io::Result<Vec<u8>>,
     ) -> io::Result<Arc<[u8]>> {
+        let mut first = true;
         let guard = loop {
-            match self.role(path, coding, stamp) {
+            let role = self.role(path, coding, stamp);
+            // One lookup, one count: a waiter that starts over after a panicking load is not
+            // counted again.
+            if std::mem::take(&mut first) {
+                let hit = matches!(role, Role::Hit(_));
+                let counter = if hit { &self.hits } else { &self.misses };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            match role {
                 Role::Hit(bytes) => return Ok(bytes),
                 Role::Lead(key, flight) => {
                     break LoadGuard {
@@ -231,6 +260,20 @@ impl Cache {
     #[cfg(test)]
     pub fn used_bytes(&self) -> u64 {
         self.lock().used
+    }
+
+    /// Hits and misses so far, and what is held now.
+    pub fn stats(&self) -> CacheStats {
+        let (bytes, entries) = {
+            let inner = self.lock();
+            (inner.used, inner.count as u64)
+        };
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            bytes,
+            entries,
+        }
     }
 
     /// The number of stored entries (each variant of a file counts once).
@@ -583,6 +626,30 @@ mod tests {
     }
 
     #[test]
+    fn stats_count_each_lookup_once_and_show_what_is_held() {
+        let cache = Cache::new(1 << 20);
+        put(&cache, "/a", Identity, stamp(1), 100); // miss
+        put(&cache, "/a", Identity, stamp(1), 100); // hit
+        put(&cache, "/a", Gzip, stamp(1), 10); // miss: another coding
+        put(&cache, "/a", Identity, stamp(2), 100); // miss: the file changed
+        let want = CacheStats {
+            hits: 1,
+            misses: 3,
+            bytes: cost("/a", 100) + cost("/a", 10),
+            entries: 2,
+        };
+        assert_eq!(cache.stats(), want);
+        cache.invalidate(Path::new("/a"));
+        let emptied = cache.stats();
+        assert_eq!((emptied.bytes, emptied.entries), (0, 0));
+        assert_eq!(
+            (emptied.hits, emptied.misses),
+            (1, 3),
+            "counts outlive the entries"
+        );
+    }
+
+    #[test]
     fn entry_larger_than_max_bytes_is_returned_but_not_stored() {
         let cache = Cache::new(cost("/big", 100) - 1);
         put(&cache, "/small", Identity, stamp(1), 1);
@@ -695,6 +762,10 @@ mod tests {
         assert!(results.iter().all(|r| Arc::ptr_eq(r, &results[0])));
         assert_eq!(&*results[0], b"shared body");
         assert!(cache.lock().flights.is_empty());
+        // Each lookup counts once: the leader and its waiters as misses, a late one as a hit.
+        let stats = cache.stats();
+        assert_eq!(stats.hits + stats.misses, THREADS as u64, "{stats:?}");
+        assert!(stats.misses >= 1, "{stats:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::http::parse::{self, Head, Limits, ParseError, Parsed};
 use crate::http::response::{self, Body, Output, Response, ResponseFraming};
 use crate::http::{Method, Version};
 use crate::log as access_log;
+use crate::metrics::Metrics;
 use crate::request::{Request, RequestBody};
 use crate::state::ServerState;
 use crate::transport::{Transport, Wire};
@@ -118,7 +119,9 @@ fn serve_requests<S: Transport>(
             // Shutdown wakes idle connections by closing their read side.
             Err(Unserved::Closed(_)) if state.is_stopping() => return Close::ShuttingDown,
             Err(Unserved::Closed(close)) => return close,
-            Err(Unserved::Refused(e)) => return refuse_head(wire.stream(), &e, accepted, &config),
+            Err(Unserved::Refused(e)) => {
+                return refuse_head(wire.stream(), &e, accepted, &config, &state.metrics);
+            }
         };
         first = false;
         let _busy = Busy::new(idle);
@@ -228,6 +231,7 @@ fn serve_one<S: Transport>(
     state: &ServerState,
     config: &Arc<Config>,
 ) -> Option<Close> {
+    let started = Instant::now();
     let handled = run_handler(wire, &head, accepted, state, config);
     let stopping = state.is_stopping().then_some(Close::ShuttingDown);
     let error = match check_error(&handled.result, &head, accepted.peer) {
@@ -251,6 +255,9 @@ fn serve_one<S: Transport>(
         Ok(sent) => sent,
         Err(close) => return Some(close),
     };
+    // Recorded where the access log writes its line: one sample per answered request.
+    let (method, took) = (Some(head.method()), started.elapsed());
+    (state.metrics).record_request(method, status, took, sent, handled.received);
     let user = handled.user.as_deref();
     log_access(config, Some(&head), handled.client, user, status, sent);
     close
@@ -268,6 +275,8 @@ struct Handled {
     client: IpAddr,
     /// What the matched `[[route]]` adds to the handler's answer, for `dispatch::finish`.
     route_headers: Vec<(String, String)>,
+    /// Request body bytes read, drained ones included.
+    received: u64,
 }
 
 /// Builds the request, dispatches it, then settles its body.
@@ -281,7 +290,7 @@ fn run_handler<S: Transport>(
     let trusted = &config.server.trusted_proxies;
     let client = access::client_address(accepted.peer.ip(), head, trusted);
     let body = RequestBody::new(wire, head, config);
-    let mut req = Request::new(head, client, config, &state.cache, body);
+    let mut req = Request::new(head, client, config, &state.cache, &state.metrics, body);
     req.secure = accepted.scheme == Scheme::Https;
     req.https_port = state.https_port();
     // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.
@@ -299,6 +308,7 @@ fn run_handler<S: Transport>(
         user,
         route_headers,
         client,
+        received: req.body.received(),
     }
 }
 
@@ -381,12 +391,22 @@ fn respond<W: Output>(
 }
 
 /// Answers a head that could not be served; the connection closes after it.
-fn refuse_head<W: Output>(out: &mut W, e: &Error, accepted: Accepted, config: &Config) -> Close {
+fn refuse_head<W: Output>(
+    out: &mut W,
+    e: &Error,
+    accepted: Accepted,
+    config: &Config,
+    metrics: &Metrics,
+) -> Close {
+    let started = Instant::now();
     log_refusal(accepted.peer, None, e);
     let status = e.status();
     let written = response::write_response(out, e.response(), ResponseFraming::closing());
     match written.and_then(|sent| out.flush().map(|()| sent)) {
         Ok(sent) => {
+            // Timed like any request: from the head (here, its refusal) to the last byte.
+            let took = started.elapsed();
+            metrics.record_request(None, status, took, sent, 0);
             log_access(config, None, accepted.peer.ip(), None, status, sent);
             Close::FatalError
         }

@@ -16,6 +16,7 @@ pub mod fs;
 pub mod http;
 pub mod log;
 pub mod method;
+pub mod metrics;
 pub mod range;
 pub mod request;
 pub mod routing;

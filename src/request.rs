@@ -13,6 +13,7 @@ use crate::config::{Config, Route, RouteTarget};
 use crate::error::Error;
 use crate::http::body::{BodyError, ChunkedReader, LengthReader};
 use crate::http::parse::{BodyFraming, Head};
+use crate::metrics::Metrics;
 
 /// One request as the handlers see it.
 pub struct Request<'a> {
@@ -24,6 +25,8 @@ pub struct Request<'a> {
     pub config: &'a Arc<Config>,
     /// The server's body cache.
     pub cache: &'a Cache,
+    /// The server's counters, for what a handler alone sees (compression).
+    pub metrics: &'a Arc<Metrics>,
     /// The body, read lazily by the handler that wants it.
     pub body: RequestBody<'a>,
     /// The user who authenticated, for the access log.
@@ -43,6 +46,7 @@ impl<'a> Request<'a> {
         client: IpAddr,
         config: &'a Arc<Config>,
         cache: &'a Cache,
+        metrics: &'a Arc<Metrics>,
         body: RequestBody<'a>,
     ) -> Request<'a> {
         Request {
@@ -50,6 +54,7 @@ impl<'a> Request<'a> {
             client,
             config,
             cache,
+            metrics,
             body,
             user: None,
             secure: false,
@@ -132,6 +137,8 @@ pub struct RequestBody<'a> {
     body_timeout: Duration,
     max_body: u64,
     max_trailer: usize,
+    /// Body bytes read so far (by the handler, or drained).
+    received: u64,
 }
 
 impl<'a> RequestBody<'a> {
@@ -149,7 +156,13 @@ impl<'a> RequestBody<'a> {
             body_timeout: config.server.body_timeout,
             max_body: config.server.max_body_bytes,
             max_trailer: config.server.max_header_bytes,
+            received: 0,
         }
+    }
+
+    /// Body bytes read so far, by the handler or drained by [`settle`](Self::settle).
+    pub fn received(&self) -> u64 {
+        self.received
     }
 
     /// The declared length, when the body is not chunked.
@@ -237,7 +250,10 @@ impl Read for RequestBody<'_> {
                 self.state = State::Done;
                 Ok(0)
             }
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.received += n as u64;
+                Ok(n)
+            }
             Err(e) => {
                 self.state = State::Broken;
                 // The socket's read deadline: a client too slow with its body (408).

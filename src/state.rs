@@ -1,5 +1,5 @@
 //! What every connection reads from the running server: the configuration in force, the body
-//! cache, the HTTPS port and the stop flag. The server owns it and changes it (reload,
+//! cache, the metrics, the HTTPS port and the stop flag. The server owns it and changes it (reload,
 //! re-binding, shutdown); connections only read it.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -7,12 +7,15 @@ use std::sync::{Arc, RwLock};
 
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// The server state a connection sees.
 pub struct ServerState {
     config: RwLock<Arc<Config>>,
     /// File bodies and their compressed forms, bounded by `[cache] max_bytes`.
     pub cache: Cache,
+    /// Counters and gauges for `/metrics`; they outlive every reload.
+    pub metrics: Arc<Metrics>,
     /// The port the HTTPS listener is bound to; 0 when there is none.
     https_port: AtomicU16,
     stopping: AtomicBool,
@@ -23,6 +26,7 @@ impl ServerState {
     pub fn new(config: Config) -> ServerState {
         ServerState {
             cache: Cache::new(config.cache.max_bytes),
+            metrics: Arc::new(Metrics::new()),
             config: RwLock::new(Arc::new(config)),
             https_port: AtomicU16::new(0),
             stopping: AtomicBool::new(false),

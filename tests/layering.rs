@@ -24,7 +24,7 @@ const STACK: &[&[&str]] = &[
     &["conditional", "range", "log", "config"],
     &["fs"],
     &["cache", "compress"],
-    &["http", "time"],
+    &["http", "time", "metrics"],
 ];
 
 /// Module path (`method::get`) → the modules its production code names.

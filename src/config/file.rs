@@ -19,7 +19,7 @@ use super::value::{
 };
 use super::{
     AclRule, CacheConfig, CompressionConfig, Config, ConfigError, CorsConfig, LogConfig, MethodSet,
-    PathPattern, Route, RouteTarget, ServerConfig, TlsConfig,
+    MetricsConfig, PathPattern, Route, RouteTarget, ServerConfig, TlsConfig,
 };
 
 /// The whole file. Every table may be omitted.
@@ -32,6 +32,7 @@ struct RawConfig {
     cache: RawCache,
     cors: RawCors,
     log: RawLog,
+    metrics: RawMetrics,
     users: BTreeMap<UserName, BcryptHash>,
     route: Vec<RawRoute>,
     acl: Vec<RawAcl>,
@@ -99,6 +100,12 @@ struct RawCors {
 struct RawLog {
     level: LogLevel,
     access: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Listen,
 }
 
 /// One `[[route]]`; which target keys are set is checked in [`route_target`].
@@ -318,6 +325,7 @@ impl RawConfig {
             let message = "no listener: server.listen and tls.listen are both empty";
             return Err(c.fail("server.listen", message));
         }
+        let metrics = metrics(self.metrics, &server, &tls, c)?;
         let users: BTreeMap<String, String> =
             self.users.into_iter().map(|(n, h)| (n.0, h.0)).collect();
         let routes = self.route.into_iter().enumerate();
@@ -344,6 +352,7 @@ impl RawConfig {
                 level: self.log.level.0,
                 access: self.log.access,
             },
+            metrics,
             users,
             routes,
             acl,
@@ -405,6 +414,27 @@ fn tls(raw: RawTls, c: &Check) -> Result<TlsConfig, ConfigError> {
         key,
         redirect_http: raw.redirect_http,
         hsts: raw.hsts.non_empty(),
+    })
+}
+
+/// The metrics listeners: none may take an address a file listener has.
+fn metrics(
+    raw: RawMetrics,
+    server: &ServerConfig,
+    tls: &TlsConfig,
+    c: &Check,
+) -> Result<MetricsConfig, ConfigError> {
+    let files = server.listen.iter().chain(&tls.listen);
+    for addr in &raw.listen.0 {
+        if let Some(taken) = files.clone().find(|f| value::overlap(addr, f)) {
+            let message = format!(
+                "{addr} is taken by the file listener {taken}: metrics need an address of their own"
+            );
+            return Err(c.fail("metrics.listen", message));
+        }
+    }
+    Ok(MetricsConfig {
+        listen: raw.listen.0,
     })
 }
 
@@ -646,6 +676,12 @@ mod tests {
         ("empty listen list", "[server]\nlisten = []", "server.listen", Some(2), "no listener"),
         ("listen without port", "[tls]\nlisten = \"127.0.0.1\"", "tls.listen", Some(2), "not an IP address and port"),
         ("no listener", "[server]\nlisten = \"\"", "server.listen", Some(2), "no listener"),
+        ("metrics on the plain listener", "[metrics]\nlisten = \"127.0.0.1:8080\"", "metrics.listen", Some(2), "taken by the file listener 127.0.0.1:8080"),
+        ("metrics under a wildcard", "[server]\nlisten = \"0.0.0.0:9000\"\n[metrics]\nlisten = \"127.0.0.1:9000\"", "metrics.listen", Some(4), "taken by the file listener"),
+        ("metrics on a dual-stack wildcard", "[server]\nlisten = \"[::]:9000\"\n[metrics]\nlisten = \"127.0.0.1:9000\"", "metrics.listen", Some(4), "taken by the file listener"),
+        ("metrics on the TLS listener", "[tls]\nlisten = \"[::1]:8443\"\n[metrics]\nlisten = [\"127.0.0.1:9090\", \"[::1]:8443\"]", "metrics.listen", Some(4), "[::1]:8443 is taken"),
+        ("metrics on a host name", "[metrics]\nlisten = \"localhost:9090\"", "metrics.listen", Some(2), "not an IP address and port"),
+        ("metrics unknown key", "[metrics]\npath = \"/m\"", "metrics.path", Some(2), "unknown field `path`"),
         ("bad CIDR", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]", "server.trusted_proxies[0]", Some(2), "not a CIDR"),
         ("bad CIDR on a later line", "[server]\ntrusted_proxies = [\n  \"::1\",\n  \"fe80::/129\",\n]", "server.trusted_proxies[1]", Some(4), "not a CIDR"),
         ("zero keep-alive", "[server]\nkeep_alive_s = 0", "server.keep_alive_s", Some(2), "at least 1"),
@@ -773,6 +809,7 @@ mod tests {
         assert!(c.cors.origins.is_empty());
         assert_eq!(c.log.level, log::LevelFilter::Info);
         assert!(c.log.access);
+        assert!(c.metrics.listen.is_empty(), "metrics are off by default");
         assert!(c.users.is_empty() && c.routes.is_empty() && c.acl.is_empty());
     }
 
@@ -812,6 +849,21 @@ mod tests {
             ("IPv6 port 0", "[server]\nlisten = \"[::1]:0\"", |c, _| {
                 assert_eq!(c.server.listen, ["[::1]:0".parse().unwrap()])
             }),
+            (
+                "metrics listener",
+                "[metrics]\nlisten = \"127.0.0.1:9090\"",
+                |c, _| assert_eq!(c.metrics.listen, ["127.0.0.1:9090".parse().unwrap()]),
+            ),
+            (
+                "metrics and files both on port 0",
+                "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = [\"127.0.0.1:0\"]",
+                |c, _| assert_eq!(c.metrics.listen, ["127.0.0.1:0".parse().unwrap()]),
+            ),
+            (
+                "metrics on an IPv4 wildcard, files on IPv6, one port",
+                "[server]\nlisten = \"[::1]:9000\"\n[metrics]\nlisten = \"0.0.0.0:9000\"",
+                |c, _| assert_eq!(c.metrics.listen, ["0.0.0.0:9000".parse().unwrap()]),
+            ),
             (
                 "TLS only",
                 "[server]\nlisten = \"\"\n[tls]\nlisten = \"127.0.0.1:8443\"",
@@ -951,6 +1003,7 @@ mod tests {
         let new = format!(
             "[server]\nlisten = \"127.0.0.1:9090\"\nkeep_alive_s = 7\ncache_control = \"no-cache\"\n\
              trusted_proxies = [\"10.0.0.0/8\"]\n[tls]\nlisten = \"[::1]:8443\"\n[log]\nlevel = \"debug\"\n\
+             [metrics]\nlisten = \"127.0.0.1:9100\"\n\
              [users]\nalice = \"{hash2}\"\ncarol = \"HASH\"\n\
              [[acl]]\npath = \"/a\"\n[[acl]]\npath = \"/b\"\n[[acl]]\npath = \"/c\"\n[[route]]\npath = \"/x\"\nbody = \"\""
         );
@@ -963,6 +1016,7 @@ mod tests {
             "server.trusted_proxies: [] -> [10.0.0.0/8]",
             "tls.listen: none -> [::1]:8443",
             "log.level: info -> debug",
+            "metrics.listen: none -> 127.0.0.1:9100",
             "users: added carol; removed bob; new password for alice",
             "route: 0 rules -> 1 rule",
             "acl: 2 rules -> 3 rules",

@@ -41,6 +41,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub cors: CorsConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
     /// User name → bcrypt hash.
     pub users: BTreeMap<String, String>,
     pub routes: Vec<Route>,
@@ -133,6 +134,13 @@ impl CorsConfig {
 pub struct LogConfig {
     pub level: log::LevelFilter,
     pub access: bool,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Listeners for `/metrics` and `/healthz`; empty when `listen = ""` (the default).
+    pub listen: Vec<SocketAddr>,
 }
 
 /// A URL path pattern of `[[route]]` and `[[acl]]`.
@@ -372,6 +380,8 @@ impl Changes {
         self.key("cors.origins", &old.cors.origins, &new.cors.origins);
         self.key("log.level", &old.log.level, &new.log.level);
         self.key("log.access", &old.log.access, &new.log.access);
+        let (om, nm) = (&old.metrics.listen, &new.metrics.listen);
+        self.key("metrics.listen", &Addrs(om), &Addrs(nm));
     }
 
     /// Names who was added, removed or given a new password; hashes stay out of the log.

@@ -65,6 +65,16 @@ pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// True when listeners on `a` and `b` could not both be bound: the same port (not 0, which
+/// picks a free one), and the same address, or a wildcard that covers the other (`0.0.0.0`
+/// covers IPv4; `::` covers both families, as Linux binds it dual-stack).
+pub(super) fn overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
+    let covers = |w: &SocketAddr, other: &SocketAddr| {
+        w.ip().is_unspecified() && (w.is_ipv6() || other.is_ipv4())
+    };
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
+}
+
 /// A CIDR block; a bare address means that one address (`/32` or `/128`).
 pub(super) fn cidr(s: String) -> Result<IpNet, String> {
     let net = match IpNet::from_str(&s) {

@@ -17,6 +17,7 @@ use crate::fs::etag;
 use crate::fs::path::canonical_within;
 use crate::http::Method;
 use crate::http::response::{Body, Response};
+use crate::metrics::Counter;
 use crate::range::{self, ByteRange, ByteRangesBody, RangeOutcome};
 use crate::request::Request;
 
@@ -259,16 +260,23 @@ fn encoded_body(req: &Request<'_>, info: &FileInfo<'_>, coding: Coding) -> Resul
     let level = req.config.compression.level;
     if cacheable(req.config, info.len) {
         let bytes = req.cache.get_or_load(info.path, coding, info.stamp, || {
-            Ok(compress::compress(&read_checked(info)?, coding, level))
+            let identity = read_checked(info)?;
+            let encoded = compress::compress(&identity, coding, level);
+            req.metrics
+                .add(Counter::CompressionInput, identity.len() as u64);
+            req.metrics
+                .add(Counter::CompressionOutput, encoded.len() as u64);
+            Ok(encoded)
         })?;
         return Ok(Body::Shared(bytes));
     }
     let file = open_checked(info)?;
-    Ok(Body::Stream(compress::encoding_reader(
-        file.take(info.len),
-        coding,
-        level,
-    )))
+    let input = req
+        .metrics
+        .tally(file.take(info.len), Counter::CompressionInput);
+    let encoded = compress::encoding_reader(input, coding, level);
+    let output = req.metrics.tally(encoded, Counter::CompressionOutput);
+    Ok(Body::Stream(Box::new(output)))
 }
 
 /// True when a body of `len` bytes goes through the cache.

@@ -27,6 +27,11 @@ pub(super) fn serving_lines(books: &Bookkeeping, listeners: &Listeners) -> Vec<S
             lines.push(format!("serving {root} on {url}{note}"));
         }
     }
+    for listener in &listeners.metrics {
+        for url in urls("http", listener.local) {
+            lines.push(format!("metrics on {url}/metrics, health on {url}/healthz"));
+        }
+    }
     lines
 }
 

@@ -4,10 +4,12 @@
 //! [`Server::start`] binds the listeners and returns a [`Handle`]. Each accepted socket is
 //! admitted under `max_connections` and run on a connection thread of its own; threads are
 //! recycled, a finished one parking briefly for the next connection (`pool`). `reload` swaps a
-//! changed configuration or certificate in while connections run. `Bookkeeping` holds the live
-//! connections and the [`ServerState`] every connection reads.
+//! changed configuration or certificate in while connections run. `metrics` serves `/metrics`
+//! and `/healthz` on a listener of its own. `Bookkeeping` holds the live connections and the
+//! [`ServerState`] every connection reads.
 
 mod announce;
+mod metrics;
 mod pool;
 mod reload;
 pub mod sockets;
@@ -26,6 +28,7 @@ use self::reload::{CertWatch, apply_reload, write_roots};
 use crate::config::reload::{self as config_watch, Watcher};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::conn::{self, Accepted, Scheme};
+use crate::metrics::Counter;
 use crate::state::ServerState;
 use crate::tls::{Certs, Identity, Source};
 
@@ -41,6 +44,7 @@ impl Server {
             log::info!("removed {swept} temporary upload file(s) left by an earlier run");
         }
         let books = Bookkeeping::new(config)?;
+        (books.state.metrics).add(Counter::TempFilesSwept, swept as u64);
         if let Some(source) = books.tls.wanted(&books.state.config().tls) {
             let identity = Identity::load(&source).map_err(StartError::Io)?;
             books.tls.install(identity);
@@ -94,6 +98,18 @@ impl Handle {
         self.listeners.lock().tls.first().map(|l| l.local)
     }
 
+    /// The address the first metrics listener is bound to now; `None` when `[metrics] listen`
+    /// is off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.listeners.lock().metrics.first().map(|l| l.local)
+    }
+
+    /// The Prometheus exposition `/metrics` would answer now (whether or not a metrics
+    /// listener is bound).
+    pub fn metrics_text(&self) -> String {
+        metrics::exposition(&self.books)
+    }
+
     /// The lines that say where the server can be reached, one per URL a user can open
     /// (`serving /srv/files on http://127.0.0.1:8080`); a listener on every interface gets one
     /// line per address of this machine.
@@ -129,6 +145,9 @@ impl Handle {
 
     /// Stops accepting, lets in-flight requests finish for at most `shutdown_grace_s`, and
     /// returns true if every connection ended in time.
+    ///
+    /// The metrics listener stays open until then, its `/healthz` answering 503, so that a
+    /// load balancer sees the drain and sends new clients elsewhere.
     pub fn shutdown(mut self) -> bool {
         drop(self.watcher.take());
         self.cert_watch.stop();
@@ -138,13 +157,16 @@ impl Handle {
         }
         self.books.stop();
         let deadline = Instant::now() + self.books.state.config().server.shutdown_grace;
+        let mut drained = true;
         while self.books.active_connections() > 0 {
             if Instant::now() >= deadline {
-                return false;
+                drained = false;
+                break;
             }
             thread::sleep(Duration::from_millis(10));
         }
-        true
+        listeners.metrics.into_iter().for_each(Listener::close);
+        drained
     }
 }
 
@@ -253,11 +275,21 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// The listeners bound now: plain HTTP and HTTPS.
+/// The listeners bound now: plain HTTP, HTTPS and metrics.
 #[derive(Default)]
 struct Listeners {
     plain: Vec<Listener>,
     tls: Vec<Listener>,
+    metrics: Vec<Listener>,
+}
+
+/// What a listener's connections are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serves {
+    /// The files, by the connection loop, over this scheme.
+    Files(Scheme),
+    /// `/metrics` and `/healthz` (`metrics`).
+    Metrics,
 }
 
 /// The [`Listeners`], shared by the [`Handle`] and the config watcher (which re-binds them).
@@ -303,17 +335,29 @@ impl std::fmt::Display for BindError {
     }
 }
 
-/// Brings the listeners in line with the configuration in force. For each scheme it is all or
-/// nothing: when one new address cannot be bound, that scheme keeps the listeners it had, and
-/// the failures are returned. What is bound after the call is [`Handle::listen_addrs`].
+/// Brings the listeners in line with the configuration in force. For each kind (plain, HTTPS,
+/// metrics) it is all or nothing: when one new address cannot be bound, that kind keeps the
+/// listeners it had, and the failures are returned. What is bound after the call is
+/// [`Handle::listen_addrs`].
 fn rebind(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> Vec<BindError> {
     let config = books.state.config();
     let mut bound = listeners.lock();
-    let mut failed = rebind_set(&mut bound.plain, &config.server.listen, Scheme::Http, books);
+    let mut failed = rebind_set(
+        &mut bound.plain,
+        &config.server.listen,
+        Serves::Files(Scheme::Http),
+        books,
+    );
     failed.extend(rebind_set(
         &mut bound.tls,
         &config.tls.listen,
-        Scheme::Https,
+        Serves::Files(Scheme::Https),
+        books,
+    ));
+    failed.extend(rebind_set(
+        &mut bound.metrics,
+        &config.metrics.listen,
+        Serves::Metrics,
         books,
     ));
     let port = bound.tls.first().map_or(0, |l| l.local.port());
@@ -326,7 +370,7 @@ fn rebind(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> Vec<BindError
 fn rebind_set(
     slot: &mut Vec<Listener>,
     wanted: &[SocketAddr],
-    scheme: Scheme,
+    serves: Serves,
     books: &Arc<Bookkeeping>,
 ) -> Vec<BindError> {
     let mut added = Vec::new();
@@ -335,7 +379,7 @@ fn rebind_set(
         .iter()
         .filter(|a| !slot.iter().any(|l| l.configured == **a))
     {
-        match Listener::bind(addr, scheme, books) {
+        match Listener::bind(addr, serves, books) {
             Ok(listener) => added.push(listener),
             Err(error) => failed.push(BindError { addr, error }),
         }
@@ -366,8 +410,8 @@ struct Listener {
 }
 
 impl Listener {
-    /// Binds `addr` for connections speaking `scheme`.
-    fn bind(addr: SocketAddr, scheme: Scheme, books: &Arc<Bookkeeping>) -> io::Result<Listener> {
+    /// Binds `addr` for connections to be served what `serves` says.
+    fn bind(addr: SocketAddr, serves: Serves, books: &Arc<Bookkeeping>) -> io::Result<Listener> {
         let socket = sockets::listener(addr, books.state.config().server.reuse_port)?;
         let local = socket.local_addr()?;
         let waker = socket.try_clone().ok();
@@ -375,7 +419,10 @@ impl Listener {
         let (flag, books) = (stop.clone(), books.clone());
         let thread = thread::Builder::new()
             .name(format!("accept {local}"))
-            .spawn(move || accept_loop(socket, scheme, &flag, &books))?;
+            .spawn(move || match serves {
+                Serves::Files(scheme) => accept_loop(socket, scheme, &flag, &books),
+                Serves::Metrics => metrics::accept_loop(socket, &flag, &books),
+            })?;
         Ok(Listener {
             configured: addr,
             local,
@@ -439,6 +486,7 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, scheme: Scheme, books: &Arc<Bo
     let max = books.state.config().server.max_connections;
     if books.active.fetch_add(1, Ordering::SeqCst) >= max {
         books.active.fetch_sub(1, Ordering::SeqCst);
+        books.state.metrics.count(Counter::ConnectionsRefused);
         log::warn!("{peer}: over max_connections ({max}), refused");
         // A TLS client could read a 503 only after a handshake, which would hold up the
         // accept loop: it is closed instead.

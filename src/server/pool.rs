@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{ActiveGuard, Bookkeeping, lock};
 use crate::conn::{self, Accepted, Scheme};
+use crate::metrics::Counter;
 use crate::tls;
 
 /// Stack of a connection thread. The request path is shallow; pages are only committed when
@@ -49,10 +50,15 @@ impl Job {
             return conn::serve(stream, accepted, &books.state, &idle);
         }
         let deadline = accepted.at + books.state.config().server.header_timeout;
+        let metrics = &books.state.metrics;
+        metrics.count(Counter::TlsHandshakes);
         match tls::handshake(stream, books.tls.server_config(), deadline) {
             Ok(stream) => conn::serve(stream, accepted, &books.state, &idle),
             // Garbage, a stall or a client that gave up: nobody to answer, just close.
-            Err(e) => log::debug!("{}: TLS handshake failed: {e}", accepted.peer),
+            Err(e) => {
+                metrics.count(Counter::TlsHandshakeFailures);
+                log::debug!("{}: TLS handshake failed: {e}", accepted.peer);
+            }
         }
     }
 }
@@ -77,6 +83,7 @@ pub(super) fn start(job: Job, books: &Arc<Bookkeeping>) {
 /// opens a connection per request would otherwise pay for a thread's start and end each
 /// time. Each connection still has a thread of its own for its whole life.
 fn connection_thread(first: Job, books: &Bookkeeping) {
+    let _alive = books.state.metrics.thread_alive();
     let mut job = first;
     loop {
         job.run();

@@ -11,6 +11,7 @@ use super::{Bookkeeping, BoundListeners, announce, lock, rebind};
 use crate::config::Overrides;
 use crate::config::reload::{self, Watcher};
 use crate::config::{Config, RouteTarget};
+use crate::metrics::Counter;
 use crate::tls::{Certs, Identity, Source};
 
 /// Reads the changed config file and swaps it in if valid; the old one stays otherwise.
@@ -24,17 +25,22 @@ pub(super) fn apply_reload(
     cert_watch: &CertWatch,
 ) {
     let old = books.state.config();
-    let Some((new, identity)) = load_changed(path, overrides, &old, &books.tls) else {
-        return;
+    let metrics = &books.state.metrics;
+    let (new, identity) = match load_changed(path, overrides, &old, &books.tls) {
+        Loaded::Changed(new, identity) => (new, identity),
+        Loaded::Unchanged => return,
+        Loaded::Refused => return metrics.count(Counter::ReloadFailures),
     };
     let before = announce::serving_lines(books, &listeners.lock());
     log::set_max_level(new.log.level);
     books.state.cache.set_max_bytes(new.cache.max_bytes);
-    books.state.replace_config(Arc::new(new));
+    books.state.replace_config(Arc::from(new));
     if let Some(identity) = identity {
         books.tls.install(identity);
     }
     let new = keep_bound(books, listeners);
+    // Counted once in force, listeners included: a scrape that shows it can rely on it.
+    metrics.count(Counter::Reloads);
     if let Err(e) = cert_watch.follow(books) {
         log::error!("cannot watch the TLS certificate files: {e}");
     }
@@ -65,35 +71,40 @@ fn keep_bound(books: &Arc<Bookkeeping>, listeners: &BoundListeners) -> Arc<Confi
     let mut config = (*books.state.config()).clone();
     config.server.listen = bound.plain.iter().map(|l| l.configured).collect();
     config.tls.listen = bound.tls.iter().map(|l| l.configured).collect();
+    config.metrics.listen = bound.metrics.iter().map(|l| l.configured).collect();
     drop(bound);
     let config = Arc::new(config);
     books.state.replace_config(config.clone());
     config
 }
 
-/// The configuration `path` holds now, and the certificate it needs when that is not the one
-/// in service; `None` (logged) when it equals `old` or any of it fails to load.
-fn load_changed(
-    path: &Path,
-    overrides: &Overrides,
-    old: &Config,
-    tls: &Certs,
-) -> Option<(Config, Option<Identity>)> {
+/// What a changed config file holds.
+enum Loaded {
+    /// A new configuration, and the certificate it needs when that is not the one in service.
+    Changed(Box<Config>, Option<Identity>),
+    /// The configuration in force (the file was touched, or saved unchanged).
+    Unchanged,
+    /// Something that cannot be put in force (logged).
+    Refused,
+}
+
+/// Reads `path` and loads what it needs.
+fn load_changed(path: &Path, overrides: &Overrides, old: &Config, tls: &Certs) -> Loaded {
     let new = match overrides.load(Some(path)) {
         Ok(new) => new,
         Err(e) => {
             log::error!("config not reloaded, keeping the previous one: {e}");
-            return None;
+            return Loaded::Refused;
         }
     };
     if *old == new {
-        return None;
+        return Loaded::Unchanged;
     }
     match tls.wanted(&new.tls).map(|s| Identity::load(&s)).transpose() {
-        Ok(identity) => Some((new, identity)),
+        Ok(identity) => Loaded::Changed(Box::new(new), identity),
         Err(e) => {
             log::error!("config not reloaded, keeping the previous one: TLS: {e}");
-            None
+            Loaded::Refused
         }
     }
 }
