@@ -386,6 +386,49 @@ fn put_refusals() {
     assert!(!srv.public().join("up/.git").exists());
 }
 
+/// A path that goes through a file: PUT cannot create it, since a file stands where a folder
+/// must be (RFC 9110 §15.5.10: 409, the target's state conflicts); PATCH and DELETE need an
+/// existing file there, and there is none: 404. Nothing is created or changed.
+#[test]
+fn a_path_through_a_file() {
+    let srv = TestServer::start_with("", OPEN_UP, |p| {
+        std::fs::create_dir_all(p.join("up")).unwrap();
+        std::fs::write(p.join("up/f.txt"), "file").unwrap();
+        std::os::unix::fs::symlink("f.txt", p.join("up/link")).unwrap();
+        let outside = p.parent().unwrap().join("outside.txt");
+        std::fs::write(&outside, "outside").unwrap();
+        std::os::unix::fs::symlink(outside, p.join("up/out")).unwrap();
+    });
+    let rows: &[(&str, &str, &str, u16)] = &[
+        // A file outside the root stays invisible: not even its being a file shows.
+        (
+            "PUT through a link out of the root",
+            "PUT",
+            "/up/out/child",
+            404,
+        ),
+        ("PUT a child", "PUT", "/up/f.txt/child", 409),
+        ("PUT a grandchild", "PUT", "/up/f.txt/a/b", 409),
+        (
+            "PUT through a link to the file",
+            "PUT",
+            "/up/link/child",
+            409,
+        ),
+        ("PATCH a child", "PATCH", "/up/f.txt/child", 404),
+        ("DELETE a child", "DELETE", "/up/f.txt/child", 404),
+    ];
+    for (what, method, target, status) in rows {
+        let resp = send(&srv, method, target, "", b"data");
+        assert_eq!(resp.status, *status, "{what}: {resp:?}");
+    }
+    assert_eq!(
+        std::fs::read(srv.public().join("up/f.txt")).unwrap(),
+        b"file"
+    );
+    assert!(temp_files(&srv.public()).is_empty());
+}
+
 #[test]
 fn stale_temp_files_are_swept_at_start() {
     let srv = TestServer::start_with("", OPEN_UP, |p| {

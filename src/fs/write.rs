@@ -34,9 +34,9 @@ pub struct WriteTarget {
 /// Finds where a write to the normalised path `norm` lands under the canonical `root`.
 ///
 /// Every segment must be a visible name (404 otherwise, as a read of it would be); the root
-/// itself and a path ending in `/` are not files (409). Missing folders are created when
-/// `create` is set, and only below an existing folder that is canonically inside the root;
-/// else a missing folder is 404.
+/// itself and a path ending in `/` are not files, and a path through a file has a file where a
+/// folder must be (409). Missing folders are created when `create` is set, and only below an
+/// existing folder that is canonically inside the root; else a missing folder is 404.
 pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<WriteTarget, Error> {
     let segments: Vec<&str> = norm.split('/').filter(|s| !s.is_empty()).collect();
     if segments.iter().any(|s| !is_visible_name(s, hidden)) {
@@ -71,8 +71,12 @@ fn parent_dir(
     }
     let base = canonical_within(root, &join(root, &parents[..existing]))
         .map_err(not_found)?
-        .filter(|base| base.is_dir())
         .ok_or(Error::NotFound)?;
+    if !base.is_dir() {
+        // RFC 9110 §15.5.10: a file stands where the path needs a folder; the request
+        // conflicts with the target's state (409), and nothing here could create it.
+        return Err(Error::Conflict);
+    }
     let missing = &parents[existing..];
     if !missing.is_empty() && !create {
         return Err(Error::NotFound);
@@ -324,13 +328,17 @@ mod tests {
         fs::create_dir(r.join("dir")).unwrap();
         fs::write(r.join("file"), b"x").unwrap();
         std::os::unix::fs::symlink(&outside.0, r.join("out")).unwrap();
+        fs::write(outside.0.join("file"), b"x").unwrap();
         std::os::unix::fs::symlink("dir", r.join("in")).unwrap();
         // (path, create, Ok(folder under root) or Err(status))
         let rows: &[(&str, bool, Result<&str, u16>)] = &[
             // Hostile rows first.
             ("/out/x", true, Err(404)),
             ("/out/new/x", true, Err(404)),
-            ("/file/x", true, Err(404)),
+            ("/out/file/x", true, Err(404)),
+            ("/file/x", true, Err(409)),
+            ("/file/a/x", true, Err(409)),
+            ("/file/x", false, Err(409)),
             ("/.hidden", true, Err(404)),
             ("/dir/.shelf-tmp-1", true, Err(404)),
             ("/", true, Err(409)),
@@ -352,7 +360,7 @@ mod tests {
         }
         assert_eq!(
             fs::read_dir(&outside.0).unwrap().count(),
-            0,
+            1,
             "wrote outside"
         );
         let made = locate(r, "/p/q/x", false, true).unwrap();
