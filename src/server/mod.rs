@@ -34,6 +34,7 @@ pub struct Server;
 impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
+        config.problems().iter().for_each(|p| log::warn!("{p}"));
         // Before any listener: no upload of this process can be in flight yet.
         let swept: usize = write_roots(&config).map(crate::fs::write::sweep).sum();
         if swept > 0 {

@@ -29,6 +29,7 @@ pub(super) fn apply_reload(
     };
     let before = announce::serving_lines(books, &listeners.lock());
     log::set_max_level(new.log.level);
+    new.problems().iter().for_each(|p| log::warn!("{p}"));
     books.state.cache.set_max_bytes(new.cache.max_bytes);
     books.state.replace_config(Arc::new(new));
     if let Some(identity) = identity {
