@@ -100,8 +100,14 @@ fn layout(public: &Path) {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, content).unwrap();
     }
-    // Left by a crashed upload into the route's folder: swept at start.
+    // Left by a crashed upload into the route's folder an hour ago: swept at start.
     std::fs::write(site.join("list/.shelf-tmp-7"), "partial").unwrap();
+    let leftover = std::fs::File::options()
+        .write(true)
+        .open(site.join("list/.shelf-tmp-7"))
+        .unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    leftover.set_modified(an_hour_ago).unwrap();
     std::fs::write(base.join("readme.html"), "<p>readme</p>\n").unwrap();
     std::fs::write(base.join("canary.txt"), "canary\n").unwrap();
     // Out of the route's folder: one beside it, one into the document root.

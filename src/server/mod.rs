@@ -4,12 +4,14 @@
 //! [`Server::start`] binds the listeners and returns a [`Handle`]. Each accepted socket is
 //! admitted under `max_connections` and run on a connection thread of its own; threads are
 //! recycled, a finished one parking briefly for the next connection (`pool`). `reload` swaps a
-//! changed configuration or certificate in while connections run. `Bookkeeping` holds the live
-//! connections and the [`ServerState`] every connection reads.
+//! changed configuration or certificate in while connections run; `sweep` removes temporary
+//! upload files that no process writes any more. `Bookkeeping` holds the live connections and
+//! the [`ServerState`] every connection reads.
 
 mod announce;
 mod pool;
 mod reload;
+mod sweep;
 
 use std::collections::HashMap;
 use std::io;
@@ -21,7 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
-use self::reload::{CertWatch, apply_reload, write_roots};
+use self::reload::{CertWatch, apply_reload};
 use crate::config::reload::{self as config_watch, Watcher};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::conn::{self, Accepted, Scheme};
@@ -35,11 +37,8 @@ impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
         config.problems().iter().for_each(|p| log::warn!("{p}"));
-        // Before any listener: no upload of this process can be in flight yet.
-        let swept: usize = write_roots(&config).map(crate::fs::write::sweep).sum();
-        if swept > 0 {
-            log::info!("removed {swept} temporary upload file(s) left by an earlier run");
-        }
+        // Before any listener, so a crash's old leftovers are gone before anything is served.
+        sweep::at_start(&config);
         let books = Bookkeeping::new(config)?;
         if let Some(source) = books.tls.wanted(&books.state.config().tls) {
             let identity = Identity::load(&source).map_err(StartError::Io)?;

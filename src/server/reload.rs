@@ -7,10 +7,10 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Bookkeeping, BoundListeners, announce, lock, rebind};
+use super::{Bookkeeping, BoundListeners, announce, lock, rebind, sweep};
+use crate::config::Config;
 use crate::config::Overrides;
 use crate::config::reload::{self, Watcher};
-use crate::config::{Config, RouteTarget};
 use crate::tls::{Certs, Identity, Source};
 
 /// Reads the changed config file and swaps it in if valid; the old one stays otherwise.
@@ -39,6 +39,7 @@ pub(super) fn apply_reload(
     if let Err(e) = cert_watch.follow(books) {
         log::error!("cannot watch the TLS certificate files: {e}");
     }
+    sweep::after_reload(&old, &new);
     let changes = Config::describe_changes(&old, &new);
     if !changes.is_empty() {
         log::info!("config reloaded: {}", changes.join("; "));
@@ -137,16 +138,4 @@ impl CertWatch {
     pub(super) fn stop(&self) {
         lock(&self.0).watchers.clear();
     }
-}
-
-/// The folders writes can land in: the root, and every `dir` route's folder.
-pub(super) fn write_roots(config: &Config) -> impl Iterator<Item = &Path> {
-    let folders = config
-        .routes
-        .iter()
-        .filter_map(|route| match &route.target {
-            RouteTarget::Dir(folder) => Some(folder.as_path()),
-            _ => None,
-        });
-    std::iter::once(config.server.root.as_path()).chain(folders)
 }
