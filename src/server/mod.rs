@@ -10,6 +10,7 @@
 
 mod announce;
 mod pool;
+mod refuse;
 mod reload;
 mod sweep;
 
@@ -179,6 +180,8 @@ struct Bookkeeping {
     tls: Certs,
     /// Connections admitted and not yet ended (the count `max_connections` caps).
     active: AtomicUsize,
+    /// Threads answering HTTPS connections over the cap with 503 (`refuse`).
+    refusing: AtomicUsize,
     next_id: AtomicU64,
     live: Mutex<HashMap<u64, LiveConn>>,
 }
@@ -197,6 +200,7 @@ impl Bookkeeping {
             state: ServerState::new(config),
             tls,
             active: AtomicUsize::new(0),
+            refusing: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
         }))
@@ -427,10 +431,10 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, scheme: Scheme, books: &Arc<Bo
     if books.active.fetch_add(1, Ordering::SeqCst) >= max {
         books.active.fetch_sub(1, Ordering::SeqCst);
         log::warn!("{peer}: over max_connections ({max}), refused");
-        // A TLS client could read a 503 only after a handshake, which would hold up the
-        // accept loop: it is closed instead.
-        if scheme == Scheme::Http {
-            conn::refuse_overloaded(&mut stream);
+        match scheme {
+            Scheme::Http => conn::refuse_overloaded(&mut stream),
+            // A TLS client reads a 503 only after a handshake: not on the accept thread.
+            Scheme::Https => refuse::over_tls(stream, peer, books),
         }
         return;
     }
