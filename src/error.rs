@@ -128,6 +128,8 @@ pub enum Clash {
     NotAFolder,
     /// Every numbered variant of an uploaded file's name is taken.
     NamesTaken,
+    /// A write's path runs through a file where it needs a folder (`/file.txt/child`).
+    FileInTheWay,
 }
 
 impl Error {
@@ -280,6 +282,7 @@ fn clash_why(clash: Clash) -> &'static str {
         Clash::TrailingSlash => "a path ending in / names a folder, not a file",
         Clash::NotAFolder => "the target is a file; upload into a folder",
         Clash::NamesTaken => "too many files already have this name",
+        Clash::FileInTheWay => "a file is in the way: the path needs a folder there",
     }
 }
 

@@ -381,9 +381,14 @@ fn open_browser(url: &str) {
 
 fn check(path: &Path) -> ExitCode {
     match shelf::Config::load(path) {
-        Ok(_) => {
+        Ok(config) if config.problems().is_empty() => {
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
+        }
+        // Warnings when serving, but a check is asked whether the config does what it says.
+        Ok(config) => {
+            config.problems().iter().for_each(|p| eprintln!("{p}"));
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("{e}");

@@ -219,6 +219,86 @@ fn check_rejects_bad_configs_naming_file_line_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
 
+/// Issue 10: a `not_found` that names no file under the root would serve the built-in page:
+/// `check` says so and fails, naming the file, line and key, the value as written and what to
+/// do; never the host path it looked at.
+#[test]
+fn check_refuses_a_not_found_that_names_no_file_under_the_root() {
+    let dir = site("", "");
+    let public = dir.path().join("public");
+    std::fs::write(public.join("404.html"), "gone").unwrap();
+    std::fs::create_dir_all(public.join("errors")).unwrap();
+    let host_path = format!("{}/404.html", canonical(public.clone()));
+    // (what, value, words the message must hold)
+    let rows: &[(&str, &str, &[&str])] = &[
+        (
+            "a path on this machine",
+            &host_path,
+            &["relative to the root", "write \"404.html\""],
+        ),
+        (
+            "an absolute path elsewhere",
+            "/srv/site/404.html",
+            &["`/srv/site/404.html`", "relative to the root"],
+        ),
+        (
+            "missing",
+            "errors/404.html",
+            &["`errors/404.html`", "does not exist"],
+        ),
+        ("a folder", "errors", &["`errors`", "folder"]),
+    ];
+    let config = dir.path().join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let with = |value: &str| {
+        good.replace(
+            "[server]\n",
+            &format!("[server]\nnot_found = \"{value}\"\n"),
+        )
+    };
+    for (what, value, words) in rows {
+        std::fs::write(&config, with(value)).unwrap();
+        let (code, _, err) = run_shelf(dir.path(), &["check"]);
+        assert_eq!(code, Some(1), "{what}: {err}");
+        assert!(
+            err.contains("config.toml:2: key `server.not_found`"),
+            "{what}: {err}"
+        );
+        for word in *words {
+            assert!(err.contains(word), "{what}: {word:?} in {err}");
+        }
+        let root = canonical(public.clone());
+        assert!(
+            *value == host_path || !err.contains(&root),
+            "{what}: no host path: {err}"
+        );
+    }
+    for value in ["404.html", "/404.html"] {
+        std::fs::write(&config, with(value)).unwrap();
+        let (code, _, err) = run_shelf(dir.path(), &["check"]);
+        assert_eq!(code, Some(0), "{value}: {err}");
+    }
+}
+
+/// The same `not_found` does not stop shelf: it serves the built-in page and warns once.
+#[test]
+fn a_not_found_naming_no_file_is_a_warning_at_start() {
+    let dir = site("not_found = \"missing.html\"", "[log]\naccess = false\n");
+    let shelf = Shelf::spawn(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let line = shelf.log_line_with(&["server.not_found", "`missing.html`"]);
+    assert!(line.contains("WARN"), "{line}");
+    let (_, addr) = shelf.serving();
+    let resp = get(addr, "/nope", "");
+    assert_eq!((resp.status, resp.text().as_str()), (404, "404 Not Found\n"));
+    // Each load that brings a problem says so again.
+    let config = dir.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::create_dir_all(dir.path().join("public/errors")).unwrap();
+    std::fs::write(&config, text.replace("missing.html", "errors")).unwrap();
+    let line = shelf.log_line_with(&["server.not_found", "`errors` is a folder"]);
+    assert!(line.contains("WARN"), "{line}");
+}
+
 #[test]
 fn check_accepts_a_good_config() {
     let dir = site("trace = false", "[log]\naccess = true\n");

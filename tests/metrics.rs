@@ -432,10 +432,17 @@ fn tls_handshakes_and_failures_are_counted() {
 
 #[test]
 fn temporary_files_swept_at_start_are_counted() {
+    // Leftovers of a crash an hour ago: unlocked and older than the sweep's margin.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let leftover = |path: std::path::PathBuf| {
+        std::fs::write(&path, "torn").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+    };
     let server = start_with("", "", |public| {
         std::fs::create_dir_all(public.join("sub")).unwrap();
-        std::fs::write(public.join(".shelf-tmp-1-0"), "torn").unwrap();
-        std::fs::write(public.join("sub/.shelf-tmp-2-0"), "torn").unwrap();
+        leftover(public.join(".shelf-tmp-1-0"));
+        leftover(public.join("sub/.shelf-tmp-2-0"));
     });
     let text = scrape(&server);
     assert_eq!(count(&text, "shelf_upload_temp_files_swept_total"), 2);

@@ -557,6 +557,39 @@ fn malformed_chunked_body_is_400() {
     }
 }
 
+/// RFC 9112 §7.1: chunked framing is CRLF throughout. A line of it ending in a bare LF is
+/// refused (400, close), so that what a lenient reader would take for the next request is never
+/// answered: behind a proxy that reads the framing otherwise, that is request smuggling.
+#[test]
+fn chunked_framing_with_a_bare_lf_is_400_and_close() {
+    let server = TestServer::start_with("", "[[acl]]\npath = \"/*\"\nmethods = [\"PUT\"]\n", |p| {
+        std::fs::write(p.join("ok.txt"), "ok\n").unwrap();
+        std::fs::write(p.join("other.txt"), "other").unwrap();
+    });
+    let smuggled = "GET /other.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    let cases: &[(&str, &str)] = &[
+        ("after the size", "5\nhello\r\n0\r\n\r\n"),
+        ("after the data", "5\r\nhello\n0\r\n\r\n"),
+        ("after the last size", "5\r\nhello\r\n0\n\r\n"),
+        ("after a trailer", "5\r\nhello\r\n0\r\nX: 1\n\r\n"),
+        ("as the final line", "5\r\nhello\r\n0\r\n\n"),
+    ];
+    for (what, body) in cases {
+        for method in ["OPTIONS", "PUT"] {
+            let raw = format!(
+                "{method} /file.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 {body}{smuggled}"
+            );
+            assert_refused(
+                &server,
+                &format!("{method}: bare LF {what}"),
+                raw.as_bytes(),
+                400,
+            );
+        }
+    }
+}
+
 /// Writes are not implemented yet: 405 with `Allow`; a small body is drained and the
 /// connection goes on.
 #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::{TestServer, config_text, read_response};
 
@@ -269,4 +269,35 @@ fn a_slow_in_place_write_is_read_only_when_complete() {
         start.elapsed()
     );
     assert_eq!(trace_status(&server), 405);
+}
+
+/// Issue 10: a reload that moves the root or adds a `dir` route sweeps those folders of
+/// leftovers as a start would: the stale ones go, a fresh one (perhaps a live upload of
+/// another process) stays.
+#[test]
+fn a_reload_sweeps_a_new_root_and_a_new_dir_route() {
+    let server = TestServer::start("", "");
+    let base = server.dir.path();
+    let stale = SystemTime::now() - Duration::from_secs(3600);
+    let mut leftovers = Vec::new();
+    for (folder, name, modified) in [
+        ("other", ".shelf-tmp-9-1", stale),
+        ("other/deep", ".shelf-tmp-9-2", stale),
+        ("site", ".shelf-tmp-9-3", stale),
+        ("other", ".shelf-tmp-9-4", SystemTime::now()),
+    ] {
+        std::fs::create_dir_all(base.join(folder)).unwrap();
+        let path = base.join(folder).join(name);
+        std::fs::write(&path, "crash").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(modified).unwrap();
+        leftovers.push(path);
+    }
+    let text = config_text("", "[[route]]\npath = \"/site/*\"\ndir = \"site\"\n")
+        .replace("root = \"public\"", "root = \"other\"");
+    edit_in_place(&server, &text);
+    common::poll_until("the stale leftovers are swept", || {
+        leftovers[..3].iter().all(|p| !p.exists())
+    });
+    assert!(leftovers[3].exists(), "a fresh temporary file is kept");
 }

@@ -100,8 +100,14 @@ fn layout(public: &Path) {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, content).unwrap();
     }
-    // Left by a crashed upload into the route's folder: swept at start.
+    // Left by a crashed upload into the route's folder an hour ago: swept at start.
     std::fs::write(site.join("list/.shelf-tmp-7"), "partial").unwrap();
+    let leftover = std::fs::File::options()
+        .write(true)
+        .open(site.join("list/.shelf-tmp-7"))
+        .unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    leftover.set_modified(an_hour_ago).unwrap();
     std::fs::write(base.join("readme.html"), "<p>readme</p>\n").unwrap();
     std::fs::write(base.join("canary.txt"), "canary\n").unwrap();
     // Out of the route's folder: one beside it, one into the document root.
@@ -482,4 +488,55 @@ fn acl_applies_to_routed_paths() {
         (let_in.status, let_in.header("Location")),
         (302, Some("/docs/"))
     );
+}
+
+/// A route's `Server` or `Date` replaces the one the server writes itself: one field each,
+/// on every kind of answer the route gives (a fixed body, a file, a 304).
+#[test]
+fn route_server_and_date_replace_the_built_in_ones() {
+    let routes = r#"
+[[route]]
+path = "/fixed"
+body = "fixed"
+headers = { "Server" = "edge/1", "Date" = "Thu, 01 Jan 2099 00:00:00 GMT" }
+
+[[route]]
+path = "/files/*"
+dir = "public"
+headers = { "server" = "edge/2" }
+"#;
+    let srv = TestServer::start_with("", routes, |p| {
+        std::fs::write(p.join("ok.txt"), "ok\n").unwrap();
+    });
+    let fixed = get_and_head(&srv, "/fixed", "");
+    let file = get_and_head(&srv, "/files/ok.txt", "");
+    let etag = file.header("ETag").unwrap().to_string();
+    let not_modified = request(
+        &srv,
+        "GET",
+        "/files/ok.txt",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(not_modified.status, 304);
+    let rows = [
+        (
+            "fixed",
+            &fixed,
+            "edge/1",
+            Some("Thu, 01 Jan 2099 00:00:00 GMT"),
+        ),
+        ("file", &file, "edge/2", None),
+        ("304", &not_modified, "edge/2", None),
+    ];
+    for (what, resp, server, date) in rows {
+        assert_eq!(resp.header_count("Server"), 1, "{what}: {resp:?}");
+        assert_eq!(resp.header("Server"), Some(server), "{what}");
+        assert_eq!(resp.header_count("Date"), 1, "{what}: {resp:?}");
+        if let Some(date) = date {
+            assert_eq!(resp.header("Date"), Some(date), "{what}");
+        }
+    }
+    // Elsewhere the server's own.
+    let plain = request(&srv, "GET", "/ok.txt", "");
+    assert_eq!(plain.header("Server"), Some("shelf"));
 }

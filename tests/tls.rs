@@ -348,3 +348,73 @@ fn put_over_tls_round_trips() {
     assert!(get.body == body, "the PUT body came back different");
     assert_eq!(get.header("etag"), put.header("etag"));
 }
+
+/// Issue 10: over `max_connections` an HTTPS client reads `503` + `Retry-After` and the
+/// connection closes, as a plain one does (the handshake runs off the accept thread); the
+/// connection in service is not disturbed.
+#[test]
+fn over_max_connections_an_https_client_reads_503() {
+    let ca = Ca::new();
+    let leaf = ca.leaf();
+    let server = start(Some(&leaf), "max_connections = 1\nheader_timeout_s = 5", "");
+    let mut held = client::connect(tls_addr(&server), ca.client(), "localhost");
+    assert_eq!(client::request(&mut held, "GET", "/a.txt", "").status, 200);
+    for attempt in 0..3 {
+        let mut refused = client::connect(tls_addr(&server), ca.client(), "localhost");
+        let resp = client::request(&mut refused, "GET", "/a.txt", "");
+        assert_eq!(resp.status, 503, "attempt {attempt}: {resp:?}");
+        assert_eq!(resp.header("retry-after"), Some("1"), "attempt {attempt}");
+        assert_eq!(
+            resp.header("connection"),
+            Some("close"),
+            "attempt {attempt}"
+        );
+        let mut rest = Vec::new();
+        let end = refused.read_to_end(&mut rest);
+        assert!(end.is_ok() && rest.is_empty(), "attempt {attempt}: {end:?}");
+    }
+    let again = client::request(&mut held, "GET", "/a.txt", "");
+    assert_eq!(again.status, 200, "the held connection is still served");
+}
+
+/// The refusals are bounded: while four over-the-cap clients stall their handshakes (each
+/// holding a refusal thread for at most its deadline), a fifth is closed at once, unanswered;
+/// once the stalled ones are dropped, a new client reads its 503 again.
+#[test]
+fn refusals_over_tls_are_bounded_and_time_out() {
+    let ca = Ca::new();
+    let leaf = ca.leaf();
+    let server = start(Some(&leaf), "max_connections = 1\nheader_timeout_s = 5", "");
+    let mut held = client::connect(tls_addr(&server), ca.client(), "localhost");
+    assert_eq!(client::request(&mut held, "GET", "/a.txt", "").status, 200);
+    let connect = || {
+        let stream = TcpStream::connect(tls_addr(&server)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream
+    };
+    let stalled: Vec<TcpStream> = (0..4).map(|_| connect()).collect();
+    // Closed at once: had it waited for a deadline, the stalled ones would be closed too.
+    let mut fifth = connect();
+    assert!(read_to_close(&mut fifth).is_empty(), "closed unanswered");
+    for (i, stream) in stalled.iter().enumerate() {
+        stream.set_nonblocking(true).unwrap();
+        let open = stream
+            .peek(&mut [0u8; 1])
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock);
+        assert!(open, "stalled handshake {i} still waits");
+    }
+    let since = Instant::now();
+    for mut stream in stalled {
+        stream.set_nonblocking(false).unwrap();
+        read_to_close(&mut stream);
+    }
+    assert!(
+        since.elapsed() < PATIENCE / 2,
+        "the handshake deadline closed them"
+    );
+    let mut refused = client::connect(tls_addr(&server), ca.client(), "localhost");
+    assert_eq!(
+        client::request(&mut refused, "GET", "/a.txt", "").status,
+        503
+    );
+}

@@ -6,9 +6,11 @@ mod common;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use common::{Resp, TestServer, poll_until, read_response};
 use md5::{Digest, Md5};
+use shelf::{Config, Server};
 
 /// An `[[acl]]` rule opening every write method under `/up/*` to anyone.
 const OPEN_UP: &str =
@@ -386,16 +388,115 @@ fn put_refusals() {
     assert!(!srv.public().join("up/.git").exists());
 }
 
+/// A path that goes through a file: PUT cannot create it, since a file stands where a folder
+/// must be (RFC 9110 §15.5.10: 409, the target's state conflicts); PATCH and DELETE need an
+/// existing file there, and there is none: 404. Nothing is created or changed.
+#[test]
+fn a_path_through_a_file() {
+    let srv = TestServer::start_with("", OPEN_UP, |p| {
+        std::fs::create_dir_all(p.join("up")).unwrap();
+        std::fs::write(p.join("up/f.txt"), "file").unwrap();
+        std::os::unix::fs::symlink("f.txt", p.join("up/link")).unwrap();
+        let outside = p.parent().unwrap().join("outside.txt");
+        std::fs::write(&outside, "outside").unwrap();
+        std::os::unix::fs::symlink(outside, p.join("up/out")).unwrap();
+    });
+    let rows: &[(&str, &str, &str, u16)] = &[
+        // A file outside the root stays invisible: not even its being a file shows.
+        (
+            "PUT through a link out of the root",
+            "PUT",
+            "/up/out/child",
+            404,
+        ),
+        ("PUT a child", "PUT", "/up/f.txt/child", 409),
+        ("PUT a grandchild", "PUT", "/up/f.txt/a/b", 409),
+        (
+            "PUT through a link to the file",
+            "PUT",
+            "/up/link/child",
+            409,
+        ),
+        ("PATCH a child", "PATCH", "/up/f.txt/child", 404),
+        ("DELETE a child", "DELETE", "/up/f.txt/child", 404),
+    ];
+    for (what, method, target, status) in rows {
+        let resp = send(&srv, method, target, "", b"data");
+        assert_eq!(resp.status, *status, "{what}: {resp:?}");
+    }
+    assert_eq!(
+        std::fs::read(srv.public().join("up/f.txt")).unwrap(),
+        b"file"
+    );
+    assert!(temp_files(&srv.public()).is_empty());
+}
+
+/// Writes a temporary file at `path` last modified `age` ago: as a crash leaves it, unlocked.
+fn leftover(path: &Path, age: Duration) {
+    std::fs::write(path, "crash").unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - age).unwrap();
+}
+
+/// An hour: older than any safety margin (2 × body_timeout_s + 60 s).
+const STALE: Duration = Duration::from_secs(3600);
+
+/// Leftovers no process holds and nobody has touched for longer than the safety margin are
+/// removed at start; a fresh one may be a live upload on a file system that ignores locks,
+/// and is kept.
 #[test]
 fn stale_temp_files_are_swept_at_start() {
     let srv = TestServer::start_with("", OPEN_UP, |p| {
         std::fs::create_dir_all(p.join("up/deep")).unwrap();
-        std::fs::write(p.join("up/deep/.shelf-tmp-999-1"), "crash").unwrap();
-        std::fs::write(p.join(".shelf-tmp-999-2"), "crash").unwrap();
+        leftover(&p.join("up/deep/.shelf-tmp-999-1"), STALE);
+        leftover(&p.join(".shelf-tmp-999-2"), STALE);
+        leftover(&p.join("up/.shelf-tmp-999-3"), Duration::ZERO);
         std::fs::write(p.join("up/deep/keep"), "keep").unwrap();
     });
-    assert!(temp_files(&srv.public()).is_empty());
+    assert_eq!(temp_files(&srv.public()), [".shelf-tmp-999-3"]);
     assert!(srv.public().join("up/deep/keep").exists());
+}
+
+/// Issue 10: a second shelf starting on the same folder (a replica, a rolling restart) must
+/// not sweep the first one's upload in flight. With `backdated`, the temporary file looks
+/// old, so only the writer's lock protects it.
+fn put_in_flight_survives_a_second_server(backdated: bool) {
+    let srv = start(OPEN_UP);
+    let body = pattern(1_000_000, 7);
+    let mut stream = srv.connect();
+    let head = "PUT /up/big.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..500_000]).unwrap();
+    let mut temps = Vec::new();
+    poll_until("temp file appears", || {
+        temps = temp_files(&srv.public().join("up"));
+        !temps.is_empty()
+    });
+    let temp = srv.public().join("up").join(&temps[0]);
+    if backdated {
+        let file = std::fs::File::options().write(true).open(&temp).unwrap();
+        file.set_modified(SystemTime::now() - STALE).unwrap();
+    }
+    let config = Config::load(&srv.config_path()).unwrap();
+    let second = Server::start(config).expect("second server");
+    assert!(temp.exists(), "the second server swept a live upload");
+    stream.write_all(&body[500_000..]).unwrap();
+    let resp = read_response(&mut BufReader::new(stream), false);
+    assert_eq!(resp.status, 201, "{resp:?}");
+    let stored = std::fs::read(srv.public().join("up/big.bin")).unwrap();
+    assert!(stored == body, "the stored body differs");
+    assert!(temp_files(&srv.public()).is_empty());
+    second.shutdown();
+}
+
+#[test]
+fn a_put_in_flight_survives_a_second_server_starting() {
+    put_in_flight_survives_a_second_server(false);
+}
+
+#[test]
+fn a_locked_temp_file_survives_even_when_it_looks_old() {
+    put_in_flight_survives_a_second_server(true);
 }
 
 /// The write methods built so far; each test below runs for every one of them.

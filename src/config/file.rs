@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::locate::Source;
 use super::overrides::Overrides;
+use super::problems;
 use super::value::{
     self, AtLeast, BcryptHash, FieldValue, HeaderName, Level, Listen, LogLevel, Methods, NotFound,
     Pattern, UserName,
@@ -146,7 +147,7 @@ impl Default for RawServer {
             index: vec!["index.html".into()],
             listing: true,
             hidden: false,
-            not_found: NotFound(None),
+            not_found: NotFound::default(),
             max_connections: AtLeast(1024),
             keep_alive_s: AtLeast(5),
             header_timeout_s: AtLeast(10),
@@ -319,7 +320,10 @@ impl RawConfig {
     }
 
     fn validate(self, c: &Check) -> Result<Config, ConfigError> {
+        let not_found = self.server.not_found.clone();
         let server = server(self.server, c)?;
+        let problems = problems::not_found(&not_found, &server.root)
+            .map(|message| c.fail("server.not_found", message));
         let tls = tls(self.tls, c)?;
         if server.listen.is_empty() && tls.listen.is_empty() {
             let message = "no listener: server.listen and tls.listen are both empty";
@@ -356,6 +360,7 @@ impl RawConfig {
             users,
             routes,
             acl,
+            problems: problems.into_iter().collect(),
         })
     }
 }
@@ -375,7 +380,7 @@ fn server(raw: RawServer, c: &Check) -> Result<ServerConfig, ConfigError> {
         index: c.list("server.index", raw.index, value::index_name)?,
         listing: raw.listing,
         hidden: raw.hidden,
-        not_found: raw.not_found.0,
+        not_found: raw.not_found.path,
         max_connections: raw.max_connections.to_usize(),
         keep_alive: Duration::from_secs(raw.keep_alive_s.0),
         header_timeout: Duration::from_secs(raw.header_timeout_s.0),
@@ -766,6 +771,28 @@ mod tests {
             path.display()
         );
         assert!(shown.starts_with(&want), "{shown}");
+    }
+
+    /// A `not_found` naming no file loads, with a problem located like a load error; one
+    /// naming a file (`public/index.html` exists) has none.
+    #[test]
+    fn not_found_without_a_file_is_a_located_problem() {
+        let fx = Fixture::new();
+        let path = fx.0.join("config.toml");
+        std::fs::write(
+            &path,
+            "[server]\nroot = \"public\"\n\nnot_found = \"/404.html\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).expect("a problem is not a load error");
+        let shown: Vec<String> = config.problems().iter().map(|p| p.to_string()).collect();
+        let want = format!("{}:4: key `server.not_found`: `/404.html`", path.display());
+        assert!(
+            matches!(&shown[..], [one] if one.starts_with(&want)),
+            "{shown:?}"
+        );
+        let fine = fx.parse("[server]\nnot_found = \"/index.html\"").unwrap();
+        assert!(fine.problems().is_empty(), "{:?}", fine.problems());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod file;
 mod locate;
 pub mod overrides;
+mod problems;
 pub mod reload;
 mod value;
 
@@ -46,6 +47,8 @@ pub struct Config {
     pub users: BTreeMap<String, String>,
     pub routes: Vec<Route>,
     pub acl: Vec<AclRule>,
+    /// What [`Config::problems`] returns.
+    problems: Vec<ConfigError>,
 }
 
 /// `[server]`.
@@ -265,6 +268,14 @@ impl Config {
     /// Parses and validates TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
         file::parse(text, base_dir, &Overrides::default())
+    }
+
+    /// Settings that are valid but, as the disk stood at load, will not do what they say (a
+    /// `not_found` that names no file under the root), each located like a load error. The
+    /// server runs with them and logs each as a warning once per load; `shelf check` refuses
+    /// them.
+    pub fn problems(&self) -> &[ConfigError] {
+        &self.problems
     }
 
     /// What differs between two configurations, one short line per changed key, named as in

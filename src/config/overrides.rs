@@ -61,6 +61,9 @@ impl Overrides {
             e
         })?;
         config.source = Some(path.to_path_buf());
+        for problem in &mut config.problems {
+            problem.file = Some(path.to_path_buf());
+        }
         Ok(config)
     }
 

@@ -290,15 +290,20 @@ pub(super) fn index_name(s: String) -> Result<String, String> {
 }
 
 /// The 404 page, a path under the root; `""` = built-in page.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(try_from = "String")]
-pub(super) struct NotFound(pub Option<String>);
+pub(super) struct NotFound {
+    /// Under the root, without a leading `/`; `None` for the built-in page.
+    pub path: Option<String>,
+    /// As the file spells it, for messages about it.
+    pub written: String,
+}
 
 impl TryFrom<String> for NotFound {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         if s.is_empty() {
-            return Ok(NotFound(None));
+            return Ok(NotFound::default());
         }
         let path = s.trim_start_matches('/');
         if path.is_empty() || path.split(['/', '\\']).any(|seg| seg == "..") {
@@ -307,7 +312,10 @@ impl TryFrom<String> for NotFound {
         if path.contains(char::is_control) {
             return Err("must not contain control characters".into());
         }
-        Ok(NotFound(Some(path.to_string())))
+        Ok(NotFound {
+            path: Some(path.to_string()),
+            written: s,
+        })
     }
 }
 

@@ -1,6 +1,14 @@
 //! Writing files safely (SPEC §4): where a write may land, temporary files that become the
-//! target by one `rename`, the per-path lock that serialises writers, and the start-up sweep
-//! of temporary files a crash left behind.
+//! target by one `rename`, the per-path lock that serialises writers, and the sweep of
+//! temporary files a crash left behind.
+//!
+//! Several processes may write one folder (replicas, a rolling restart, on NFS too), so a
+//! sweep must tell another process's upload in flight from a dead one's leftover. Each
+//! temporary file holds an advisory lock (`flock`) from creation until it is renamed or
+//! removed, which the kernel drops when its process dies, and a live writer touches it at
+//! least every `body_timeout_s`; a sweep removes only a file that is unlocked *and* untouched
+//! for longer than [`abandoned_after`]. The age covers file systems where locks are not shared
+//! between hosts; the lock covers a writer that waits longer than that.
 //!
 //! A write never goes through a symlink to outside the root: the folder it lands in is
 //! resolved canonically and checked against the canonical root before anything is created,
@@ -9,11 +17,15 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use md5::{Digest, Md5};
+use rustix::fs::{FlockOperation, Mode, OFlags, flock};
+use rustix::io::Errno;
 
 use super::path::{TEMP_PREFIX, canonical_within, is_absent, is_visible_name};
 use crate::error::{Clash, Error};
@@ -34,9 +46,9 @@ pub struct WriteTarget {
 /// Finds where a write to the normalised path `norm` lands under the canonical `root`.
 ///
 /// Every segment must be a visible name (404 otherwise, as a read of it would be); the root
-/// itself and a path ending in `/` are not files (409). Missing folders are created when
-/// `create` is set, and only below an existing folder that is canonically inside the root;
-/// else a missing folder is 404.
+/// itself and a path ending in `/` are not files, and a path through a file has a file where a
+/// folder must be (409). Missing folders are created when `create` is set, and only below an
+/// existing folder that is canonically inside the root; else a missing folder is 404.
 pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<WriteTarget, Error> {
     let segments: Vec<&str> = norm.split('/').filter(|s| !s.is_empty()).collect();
     if segments.iter().any(|s| !is_visible_name(s, hidden)) {
@@ -71,8 +83,12 @@ fn parent_dir(
     }
     let base = canonical_within(root, &join(root, &parents[..existing]))
         .map_err(not_found)?
-        .filter(|base| base.is_dir())
         .ok_or(Error::NotFound)?;
+    if !base.is_dir() {
+        // RFC 9110 §15.5.10: a file stands where the path needs a folder; the request
+        // conflicts with the target's state (409), and nothing here could create it.
+        return Err(Error::Conflict(Clash::FileInTheWay));
+    }
     let missing = &parents[existing..];
     if !missing.is_empty() && !create {
         return Err(Error::NotFound);
@@ -117,8 +133,8 @@ pub fn remove_created(created: &[PathBuf]) {
 
 /// A temporary file beside its target, deleted on drop unless [`TempFile::persist`] ran.
 ///
-/// Its name starts with [`TEMP_PREFIX`], which reads and listings never show and the
-/// start-up [`sweep`] removes.
+/// Its name starts with [`TEMP_PREFIX`], which reads and listings never show and [`sweep`]
+/// removes once abandoned. It is locked while open, so no sweep takes it for abandoned.
 pub struct TempFile {
     file: File,
     path: PathBuf,
@@ -142,6 +158,7 @@ impl TempFile {
                 .open(&path)
             {
                 Ok(file) => {
+                    hold_lock(&file);
                     return Ok(TempFile {
                         file,
                         path,
@@ -181,9 +198,19 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
+        // Removed before `file` closes, so the lock is held until the name is gone.
         if !self.done {
             let _ = fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Locks a new temporary file for as long as it stays open (the lock goes with the open file,
+/// and with the process if it dies). Blocking: only a sweep can hold it, for a moment.
+fn hold_lock(file: &File) {
+    if let Err(e) = flock(file, FlockOperation::LockExclusive) {
+        // A file system without locks: the file's age alone protects it from a sweep.
+        log::debug!("cannot lock a temporary upload file ({e}); its age protects it");
     }
 }
 
@@ -266,12 +293,43 @@ impl Drop for PathLock {
     }
 }
 
-/// Removes temporary files a crash left anywhere under `root`; returns how many.
-///
-/// Runs before the listeners are bound, so no upload of this process can be in flight.
-/// Symlinks are not followed: only the root's own tree is swept.
-pub fn sweep(root: &Path) -> usize {
-    let mut removed = 0;
+/// How long a temporary file must have gone untouched before a sweep may call it abandoned,
+/// when bodies are read with `body_timeout` (`body_timeout_s`).
+pub fn abandoned_after(body_timeout: Duration) -> Duration {
+    // A live writer touches its file at least every body_timeout while the body arrives. Twice
+    // that, plus a minute: an NFS client may hold written pages back for about 30 s before the
+    // server sees a new mtime, and the clocks of two hosts differ a little.
+    body_timeout * 2 + Duration::from_secs(60)
+}
+
+/// What a sweep did: how many files it removed, and the unlocked ones too recent to judge
+/// yet (a crash just before a restart leaves those), to be judged again later.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// Temporary files removed.
+    pub removed: usize,
+    /// Unlocked temporary files touched within the margin.
+    pub recent: Vec<PathBuf>,
+}
+
+/// What a sweep made of one temporary file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Unlocked and untouched for the margin: removed.
+    Removed,
+    /// Locked: a live process is writing it.
+    Locked,
+    /// Unlocked but touched within the margin: perhaps live where locks are not shared.
+    Recent,
+    /// Gone, replaced, or not openable: left alone.
+    Skipped,
+}
+
+/// Removes the abandoned temporary files anywhere under `root`: unlocked, and untouched for
+/// `min_age` (see [`abandoned_after`]). Symlinks are not followed: only the root's own tree
+/// is swept.
+pub fn sweep(root: &Path, min_age: Duration) -> Swept {
+    let mut swept = Swept::default();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
@@ -281,15 +339,68 @@ pub fn sweep(root: &Path) -> usize {
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            let stale = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+            let temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
             if kind.is_dir() {
                 pending.push(entry.path());
-            } else if stale && kind.is_file() && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
+            } else if temp && kind.is_file() {
+                swept.count(entry.path(), min_age);
             }
         }
     }
-    removed
+    swept
+}
+
+/// Judges `paths` (a [`Swept::recent`] list) again, removing those abandoned by now.
+pub fn sweep_again(paths: Vec<PathBuf>, min_age: Duration) -> Swept {
+    let mut swept = Swept::default();
+    paths
+        .into_iter()
+        .for_each(|path| swept.count(path, min_age));
+    swept
+}
+
+impl Swept {
+    fn count(&mut self, path: PathBuf, min_age: Duration) {
+        match remove_if_abandoned(&path, min_age) {
+            Verdict::Removed => self.removed += 1,
+            Verdict::Recent => self.recent.push(path),
+            Verdict::Locked | Verdict::Skipped => {}
+        }
+    }
+}
+
+/// Removes the temporary file at `path` if no process holds its lock and nothing has touched
+/// it for `min_age`.
+fn remove_if_abandoned(path: &Path, min_age: Duration) -> Verdict {
+    // Writable: NFS turns flock into a POSIX write lock, which needs it. Never through a link.
+    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let Ok(file) = rustix::fs::open(path, flags, Mode::empty()).map(File::from) else {
+        return Verdict::Skipped;
+    };
+    // Held until `file` closes, after the removal. WOULDBLOCK (EACCES on some NFS servers):
+    // a live writer. Any other error: locks do not work here, and the age decides alone.
+    let attempt = flock(&file, FlockOperation::NonBlockingLockExclusive);
+    if let Err(Errno::WOULDBLOCK | Errno::ACCESS) = attempt {
+        return Verdict::Locked;
+    }
+    let Ok(meta) = file.metadata() else {
+        return Verdict::Skipped;
+    };
+    // A time in the future (another host's clock) is recent too.
+    let age = meta
+        .modified()
+        .ok()
+        .map(|m| SystemTime::now().duration_since(m));
+    if !matches!(age, Some(Ok(age)) if age >= min_age) {
+        return Verdict::Recent;
+    }
+    // The name must still lead to the file judged, not to one created under it since.
+    let same =
+        fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
+    match same && fs::remove_file(path).is_ok() {
+        true => Verdict::Removed,
+        false => Verdict::Skipped,
+    }
 }
 
 #[cfg(test)]
@@ -324,13 +435,17 @@ mod tests {
         fs::create_dir(r.join("dir")).unwrap();
         fs::write(r.join("file"), b"x").unwrap();
         std::os::unix::fs::symlink(&outside.0, r.join("out")).unwrap();
+        fs::write(outside.0.join("file"), b"x").unwrap();
         std::os::unix::fs::symlink("dir", r.join("in")).unwrap();
         // (path, create, Ok(folder under root) or Err(status))
         let rows: &[(&str, bool, Result<&str, u16>)] = &[
             // Hostile rows first.
             ("/out/x", true, Err(404)),
             ("/out/new/x", true, Err(404)),
-            ("/file/x", true, Err(404)),
+            ("/out/file/x", true, Err(404)),
+            ("/file/x", true, Err(409)),
+            ("/file/a/x", true, Err(409)),
+            ("/file/x", false, Err(409)),
             ("/.hidden", true, Err(404)),
             ("/dir/.shelf-tmp-1", true, Err(404)),
             ("/", true, Err(409)),
@@ -352,7 +467,7 @@ mod tests {
         }
         assert_eq!(
             fs::read_dir(&outside.0).unwrap().count(),
-            0,
+            1,
             "wrote outside"
         );
         let made = locate(r, "/p/q/x", false, true).unwrap();
@@ -449,18 +564,87 @@ mod tests {
         assert_eq!(fs::read_dir(&dir.0).unwrap().count(), 1);
     }
 
+    /// Makes a temporary-file name at `path`, last modified `age` ago.
+    fn leftover(path: &Path, age: Duration) {
+        fs::write(path, b"partial").unwrap();
+        let file = OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    /// Only unlocked temporary files untouched for the margin go; a recent one is listed for
+    /// later, and goes then if still untouched.
     #[test]
-    fn sweep_removes_only_temp_files() {
+    fn sweep_rows() {
         let dir = Dir::new("sweep");
         let r = &dir.0;
+        let margin = Duration::from_secs(60);
+        let old = Duration::from_secs(3600);
         fs::create_dir_all(r.join("a/b")).unwrap();
-        fs::write(r.join(format!("{TEMP_PREFIX}1")), b"").unwrap();
-        fs::write(r.join(format!("a/b/{TEMP_PREFIX}2")), b"").unwrap();
-        fs::write(r.join("a/keep"), b"").unwrap();
-        fs::create_dir(r.join(format!("{TEMP_PREFIX}dir"))).unwrap();
-        assert_eq!(sweep(r), 2);
-        assert!(r.join("a/keep").exists());
-        assert!(r.join(format!("{TEMP_PREFIX}dir")).exists());
+        let name = |n: &str| format!("{TEMP_PREFIX}{n}");
+        // Hostile and live rows first: each must survive.
+        let live = TempFile::create_in(r).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(live.path())
+            .unwrap()
+            .set_modified(SystemTime::now() - old)
+            .unwrap();
+        std::os::unix::fs::symlink(r.join("a/keep"), r.join(name("link"))).unwrap();
+        fs::create_dir(r.join(name("dir"))).unwrap();
+        leftover(&r.join("a/keep"), old);
+        leftover(&r.join("a").join(name("future")), Duration::ZERO);
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(r.join("a").join(name("future")))
+            .unwrap()
+            .set_modified(future)
+            .unwrap();
+        leftover(&r.join(name("recent")), Duration::from_secs(1));
+        // Abandoned rows.
+        leftover(&r.join(name("old")), old);
+        leftover(&r.join("a/b").join(name("deep")), old);
+        let swept = sweep(r, margin);
+        assert_eq!(swept.removed, 2);
+        let mut recent = swept.recent.clone();
+        recent.sort();
+        assert_eq!(
+            recent,
+            [r.join(name("recent")), r.join("a").join(name("future"))]
+        );
+        for kept in [
+            live.path(),
+            &r.join(name("link")),
+            &r.join(name("dir")),
+            &r.join("a/keep"),
+        ] {
+            assert!(kept.symlink_metadata().is_ok(), "{kept:?} kept");
+        }
+        // Judged again once it has aged past the margin: gone; the one from the future stays.
+        leftover(&r.join(name("recent")), old);
+        let again = sweep_again(swept.recent, margin);
+        assert_eq!(again.removed, 1);
+        assert!(!r.join(name("recent")).exists());
+        assert!(live.path().exists(), "the live one is untouched");
+    }
+
+    /// A temporary file's lock is held while it is open and dropped with it.
+    #[test]
+    fn temp_file_holds_its_lock_until_dropped() {
+        let dir = Dir::new("lock");
+        let temp = TempFile::create_in(&dir.0).unwrap();
+        let other = OpenOptions::new().write(true).open(temp.path()).unwrap();
+        let attempt = flock(&other, FlockOperation::NonBlockingLockExclusive);
+        assert_eq!(attempt, Err(Errno::WOULDBLOCK));
+        let path = temp.path().to_path_buf();
+        let persisted = dir.0.join("done");
+        temp.persist(&persisted).unwrap();
+        assert!(!path.exists());
+        let after = OpenOptions::new().write(true).open(&persisted).unwrap();
+        assert_eq!(
+            flock(&after, FlockOperation::NonBlockingLockExclusive),
+            Ok(())
+        );
     }
 
     #[test]

@@ -323,13 +323,16 @@ fn read_line<R: BufRead>(
     }
 }
 
-/// Removes the LF or CRLF that ends `line`; any other CR is a bare CR.
+/// Removes the CRLF that ends `line`; a bare LF there, or a CR anywhere else, is malformed.
 fn strip_line_end(line: &mut Vec<u8>) -> io::Result<usize> {
     let used = line.len();
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
+    // RFC 9112 §7.1: the chunked grammar ends every line in CRLF. Unlike the head (§2.2 lets
+    // a recipient take a bare LF there), a lenient reading of the framing is how a body is
+    // cut in two places by two readers, and the rest smuggled in as a request: refused.
+    if !line.ends_with(b"\r\n") {
+        return Err(BodyError::Malformed.into());
     }
+    line.truncate(used - 2);
     // RFC 9112 §2.2: a bare CR is invalid.
     if line.contains(&b'\r') {
         return Err(BodyError::Malformed.into());
@@ -439,6 +442,24 @@ mod tests {
         // Five lines of 14 bytes: each fits the 64-byte budget, together they do not.
         let many_trailers = [b"0\r\n".as_slice(), &b"X: 123456789\r\n".repeat(5), b"\r\n"].concat();
         let cases: &[(&str, &[u8], Kind)] = &[
+            // RFC 9112 §7.1: every line of the framing ends in CRLF. A bare LF is refused
+            // wherever it stands: a proxy in front that reads it otherwise would see another
+            // body end, and what follows as the next request (smuggling).
+            ("bare LF after the size", b"2\nhi\r\n0\r\n\r\n", malformed),
+            (
+                "bare LF after an extension",
+                b"2;a=b\nhi\r\n0\r\n\r\n",
+                malformed,
+            ),
+            ("bare LF after the data", b"2\r\nhi\n0\r\n\r\n", malformed),
+            (
+                "bare LF after the last size",
+                b"2\r\nhi\r\n0\n\r\n",
+                malformed,
+            ),
+            ("bare LF after a trailer", b"0\r\nA: b\n\r\n", malformed),
+            ("bare LF as the final line", b"0\r\n\n", malformed),
+            ("LF-only lines throughout", b"2\nhi\n0\nA: b\n\n", malformed),
             ("not hex", b"zz\r\n", malformed),
             ("negative", b"-1\r\nx\r\n0\r\n\r\n", malformed),
             (
@@ -523,7 +544,6 @@ mod tests {
                 b"2\r\nhi\r\n0\r\nDigest: x\r\nExpires:  never \r\n\r\n",
                 b"hi",
             ),
-            ("LF-only lines", b"2\nhi\n0\nA: b\n\n", b"hi"),
             (
                 "data holding CRLF",
                 b"4\r\n\r\n\r\n\r\n0\r\n\r\n",

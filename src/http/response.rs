@@ -1,10 +1,11 @@
 //! The only place a status line and header fields are written: the response wire format.
 //!
 //! A handler returns a [`Response`] value; [`write_response`] frames it (`Content-Length` or
-//! chunked), adds `Date`, `Server` and `Connection`, and sends the head and a small body in one
-//! `write` so that no response waits on a delayed ACK. The interim `100 Continue` a request body
-//! sends before its first read is [`CONTINUE`]. Where the bytes go is an [`Output`]; the socket
-//! system calls behind it live with the transports.
+//! chunked), adds `Date` and `Server` (unless the response carries its own) and `Connection`,
+//! and sends the head and a small body in one `write` so that no response waits on a delayed
+//! ACK. The interim `100 Continue` a request body sends before its first read is [`CONTINUE`].
+//! Where the bytes go is an [`Output`]; the socket system calls behind it live with the
+//! transports.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -70,8 +71,8 @@ impl Body {
 pub struct Response {
     /// The status code; its reason phrase comes from [`reason`].
     pub status: u16,
-    /// Header fields in sending order; `Date`, `Server`, framing and `Connection` are added
-    /// by [`write_response`].
+    /// Header fields in sending order; framing and `Connection` are added by
+    /// [`write_response`], and `Date` and `Server` unless set here.
     pub headers: Vec<(Value, Value)>,
     /// What follows the head.
     pub body: Body,
@@ -222,11 +223,18 @@ fn write_head(
 ) {
     // RFC 9110 §6.2: a server sends its own highest conformant version, 1.1.
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", status, reason(status));
-    with_date(|date| {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(date.as_bytes());
-    });
-    out.extend_from_slice(b"\r\nServer: shelf\r\n");
+    // A route's `headers` may set these; theirs then replaces ours (one field each).
+    let set = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if !set("date") {
+        with_date(|date| {
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(date.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        });
+    }
+    if !set("server") {
+        out.extend_from_slice(b"Server: shelf\r\n");
+    }
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
     }

@@ -4,15 +4,18 @@
 //! [`Server::start`] binds the listeners and returns a [`Handle`]. Each accepted socket is
 //! admitted under `max_connections` and run on a connection thread of its own; threads are
 //! recycled, a finished one parking briefly for the next connection (`pool`). `reload` swaps a
-//! changed configuration or certificate in while connections run. `metrics` serves `/metrics`
-//! and `/healthz` on a listener of its own. `Bookkeeping` holds the live connections and the
-//! [`ServerState`] every connection reads.
+//! changed configuration or certificate in while connections run; `sweep` removes temporary
+//! upload files that no process writes any more. `metrics` serves `/metrics` and `/healthz` on
+//! a listener of its own. `Bookkeeping` holds the live connections and the [`ServerState`]
+//! every connection reads.
 
 mod announce;
 mod metrics;
 mod pool;
+mod refuse;
 mod reload;
 pub mod sockets;
+mod sweep;
 
 use std::collections::HashMap;
 use std::io;
@@ -24,7 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
-use self::reload::{CertWatch, apply_reload, write_roots};
+use self::reload::{CertWatch, apply_reload};
 use crate::config::reload::{self as config_watch, Watcher};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::conn::{self, Accepted, Scheme};
@@ -38,13 +41,10 @@ pub struct Server;
 impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
-        // Before any listener: no upload of this process can be in flight yet.
-        let swept: usize = write_roots(&config).map(crate::fs::write::sweep).sum();
-        if swept > 0 {
-            log::info!("removed {swept} temporary upload file(s) left by an earlier run");
-        }
+        config.problems().iter().for_each(|p| log::warn!("{p}"));
         let books = Bookkeeping::new(config)?;
-        (books.state.metrics).add(Counter::TempFilesSwept, swept as u64);
+        // Before any listener, so a crash's old leftovers are gone before anything is served.
+        sweep::at_start(&books.state.config(), &books.state.metrics);
         if let Some(source) = books.tls.wanted(&books.state.config().tls) {
             let identity = Identity::load(&source).map_err(StartError::Io)?;
             books.tls.install(identity);
@@ -202,6 +202,8 @@ struct Bookkeeping {
     tls: Certs,
     /// Connections admitted and not yet ended (the count `max_connections` caps).
     active: AtomicUsize,
+    /// Threads answering HTTPS connections over the cap with 503 (`refuse`).
+    refusing: AtomicUsize,
     next_id: AtomicU64,
     live: Mutex<HashMap<u64, LiveConn>>,
 }
@@ -220,6 +222,7 @@ impl Bookkeeping {
             state: ServerState::new(config),
             tls,
             active: AtomicUsize::new(0),
+            refusing: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
         }))
@@ -488,10 +491,10 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, scheme: Scheme, books: &Arc<Bo
         books.active.fetch_sub(1, Ordering::SeqCst);
         books.state.metrics.count(Counter::ConnectionsRefused);
         log::warn!("{peer}: over max_connections ({max}), refused");
-        // A TLS client could read a 503 only after a handshake, which would hold up the
-        // accept loop: it is closed instead.
-        if scheme == Scheme::Http {
-            conn::refuse_overloaded(&mut stream);
+        match scheme {
+            Scheme::Http => conn::refuse_overloaded(&mut stream),
+            // A TLS client reads a 503 only after a handshake: not on the accept thread.
+            Scheme::Https => refuse::over_tls(stream, peer, books),
         }
         return;
     }

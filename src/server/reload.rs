@@ -7,10 +7,10 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Bookkeeping, BoundListeners, announce, lock, rebind};
+use super::{Bookkeeping, BoundListeners, announce, lock, rebind, sweep};
+use crate::config::Config;
 use crate::config::Overrides;
 use crate::config::reload::{self, Watcher};
-use crate::config::{Config, RouteTarget};
 use crate::metrics::Counter;
 use crate::tls::{Certs, Identity, Source};
 
@@ -33,6 +33,7 @@ pub(super) fn apply_reload(
     };
     let before = announce::serving_lines(books, &listeners.lock());
     log::set_max_level(new.log.level);
+    new.problems().iter().for_each(|p| log::warn!("{p}"));
     books.state.cache.set_max_bytes(new.cache.max_bytes);
     books.state.replace_config(Arc::from(new));
     if let Some(identity) = identity {
@@ -44,6 +45,7 @@ pub(super) fn apply_reload(
     if let Err(e) = cert_watch.follow(books) {
         log::error!("cannot watch the TLS certificate files: {e}");
     }
+    sweep::after_reload(&old, &new, metrics);
     let changes = Config::describe_changes(&old, &new);
     if !changes.is_empty() {
         log::info!("config reloaded: {}", changes.join("; "));
@@ -147,16 +149,4 @@ impl CertWatch {
     pub(super) fn stop(&self) {
         lock(&self.0).watchers.clear();
     }
-}
-
-/// The folders writes can land in: the root, and every `dir` route's folder.
-pub(super) fn write_roots(config: &Config) -> impl Iterator<Item = &Path> {
-    let folders = config
-        .routes
-        .iter()
-        .filter_map(|route| match &route.target {
-            RouteTarget::Dir(folder) => Some(folder.as_path()),
-            _ => None,
-        });
-    std::iter::once(config.server.root.as_path()).chain(folders)
 }
