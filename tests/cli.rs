@@ -289,7 +289,10 @@ fn a_not_found_naming_no_file_is_a_warning_at_start() {
     assert!(line.contains("WARN"), "{line}");
     let (_, addr) = shelf.serving();
     let resp = get(addr, "/nope", "");
-    assert_eq!((resp.status, resp.text().as_str()), (404, "404 Not Found\n"));
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (404, "404 Not Found\n")
+    );
     // Each load that brings a problem says so again.
     let config = dir.path().join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
