@@ -423,6 +423,10 @@ fn a_path_through_a_file() {
     for (what, method, target, status) in rows {
         let resp = send(&srv, method, target, "", b"data");
         assert_eq!(resp.status, *status, "{what}: {resp:?}");
+        if *status == 409 {
+            let why = "409 Conflict: a file is in the way: the path needs a folder there\n";
+            assert_eq!(resp.text(), why, "{what}");
+        }
     }
     assert_eq!(
         std::fs::read(srv.public().join("up/f.txt")).unwrap(),
