@@ -6,6 +6,7 @@
 mod file;
 mod locate;
 pub mod reload;
+mod users;
 mod value;
 
 use std::collections::BTreeMap;
@@ -30,7 +31,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub cors: CorsConfig,
     pub log: LogConfig,
-    /// User name → bcrypt hash.
+    /// User name → bcrypt hash: `[users]` and the users of `server.users_file`.
     pub users: BTreeMap<String, String>,
     pub routes: Vec<Route>,
     pub acl: Vec<AclRule>,
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     /// `None` when `cache_control = ""`.
     pub cache_control: Option<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Absolute path of the htpasswd file whose users join `[users]`; `None` when `""`.
+    pub users_file: Option<PathBuf>,
 }
 
 /// `[tls]`.
@@ -256,6 +259,11 @@ impl Config {
         file::parse(text, base_dir)
     }
 
+    /// The folders requests can read: the root, and every `dir` route's folder.
+    pub fn served_folders(&self) -> impl Iterator<Item = &Path> {
+        served_folders(&self.server.root, &self.routes)
+    }
+
     /// What differs between two configurations, one short line per changed key, named as in
     /// `config.toml` (`server.listen: 127.0.0.1:8080 -> 127.0.0.1:9090`, `acl: 2 rules -> 3
     /// rules`); for the one log line of a reload. Password hashes are never shown.
@@ -269,6 +277,47 @@ impl Config {
         changes.rules("acl", &old.acl, &new.acl);
         changes.0
     }
+}
+
+/// The folders requests can read under `root` and `routes`.
+fn served_folders<'a>(root: &'a Path, routes: &'a [Route]) -> impl Iterator<Item = &'a Path> {
+    let folders = routes.iter().filter_map(|route| match &route.target {
+        RouteTarget::Dir(folder) => Some(folder.as_path()),
+        _ => None,
+    });
+    std::iter::once(root).chain(folders)
+}
+
+/// Refuses a users file that requests could read: its hashes would be anyone's to guess at
+/// offline (bcrypt slows that down; it does not stop it).
+fn check_users_file_unserved(
+    file: &Path,
+    server: &ServerConfig,
+    routes: &[Route],
+) -> Result<(), String> {
+    for folder in served_folders(&server.root, routes) {
+        let Ok(below) = file.strip_prefix(folder) else {
+            continue;
+        };
+        let dotted = below
+            .components()
+            .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."));
+        if dotted && !server.hidden {
+            continue;
+        }
+        let fix = if server.hidden {
+            "move it out of the served folders (beside config.toml)"
+        } else {
+            "move it out of the served folders (beside config.toml), or give it a dot-name such \
+             as `.htpasswd` (not served while server.hidden = false)"
+        };
+        return Err(format!(
+            "{} lies inside the served folder {}, so anyone could download its hashes: {fix}",
+            file.display(),
+            folder.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The lines [`Config::describe_changes`] collects.
@@ -337,6 +386,7 @@ impl Changes {
             &old.trusted_proxies,
             &new.trusted_proxies,
         );
+        self.key("server.users_file", &old.users_file, &new.users_file);
     }
 
     fn tls(&mut self, old: &TlsConfig, new: &TlsConfig) {

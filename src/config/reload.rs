@@ -14,7 +14,7 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, check_users_file_unserved};
 
 /// Events closer together than this are one change (an editor's write + rename + chmod).
 const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -51,6 +51,18 @@ impl Overrides {
                     key: Some("--root".into()),
                     message: format!("{} is not a directory", root.display()),
                 })?;
+            // The served folders changed: whether the users file would be served is decided
+            // again.
+            if let Some(file) = &config.server.users_file {
+                check_users_file_unserved(file, &config.server, &config.routes).map_err(
+                    |message| ConfigError {
+                        file: None,
+                        line: None,
+                        key: Some("--root".into()),
+                        message,
+                    },
+                )?;
+            }
         }
         Ok(())
     }

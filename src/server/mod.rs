@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
-use self::reload::{CertWatch, apply_reload, write_roots};
+use self::reload::{CertWatch, Reloader, UsersWatch, write_roots};
 use crate::config::reload::{self as config_watch, Overrides, Watcher};
 use crate::config::{Config, ConfigError};
 use crate::conn::{self, Accepted, Scheme};
@@ -50,22 +50,22 @@ impl Server {
             listeners,
             watcher: None,
             cert_watch: CertWatch::default(),
+            users_watch: UsersWatch::default(),
         })
     }
 
     /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file (or
-    /// the TLS certificate or key) changes.
+    /// the users file, or the TLS certificate or key) changes.
     pub fn start_watching(path: &Path, overrides: Overrides) -> Result<Handle, StartError> {
         let config = overrides.load(path).map_err(StartError::Config)?;
         let mut handle = Server::start(config)?;
-        let (books, listeners) = (handle.books.clone(), handle.listeners.clone());
-        let cert_watch = handle.cert_watch.clone();
-        cert_watch.follow(&books).map_err(StartError::Io)?;
-        let path_buf = path.to_path_buf();
-        let on_change =
-            move || apply_reload(&path_buf, &overrides, &books, &listeners, &cert_watch);
-        let watcher = config_watch::watch(path, on_change).map_err(StartError::Io)?;
-        handle.watcher = Some(watcher);
+        let books = &handle.books;
+        handle.cert_watch.follow(books).map_err(StartError::Io)?;
+        let watches = (&handle.cert_watch, &handle.users_watch);
+        let reloader = Reloader::new(path, overrides, books, &handle.listeners, watches);
+        reloader.follow_users_file().map_err(StartError::Io)?;
+        let watcher = config_watch::watch(path, move || reloader.reload());
+        handle.watcher = Some(watcher.map_err(StartError::Io)?);
         Ok(handle)
     }
 }
@@ -76,6 +76,7 @@ pub struct Handle {
     listeners: BoundListeners,
     watcher: Option<Watcher>,
     cert_watch: CertWatch,
+    users_watch: UsersWatch,
 }
 
 impl Handle {
@@ -114,6 +115,7 @@ impl Handle {
     pub fn shutdown(mut self) -> bool {
         drop(self.watcher.take());
         self.cert_watch.stop();
+        self.users_watch.stop();
         let listeners = std::mem::take(&mut *self.listeners.lock());
         for listener in [listeners.plain, listeners.tls].into_iter().flatten() {
             listener.close();
