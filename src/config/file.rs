@@ -390,6 +390,8 @@ fn tls(raw: RawTls, c: &Check) -> Result<TlsConfig, ConfigError> {
         key,
         redirect_http: raw.redirect_http,
         hsts: raw.hsts.non_empty(),
+        // Placed by `Config`, which knows the config file: see `self_signed.rs`.
+        self_signed_dir: None,
     })
 }
 
@@ -797,7 +799,9 @@ mod tests {
                 cert: None,
                 key: None,
                 redirect_http: false,
-                hsts: None
+                hsts: None,
+                // Chosen by `Config::load`, which knows the config file; see `self_signed.rs`.
+                self_signed_dir: None,
             }
         );
         assert_eq!(s.users_file, None);

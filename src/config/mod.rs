@@ -6,6 +6,7 @@
 mod file;
 mod locate;
 pub mod reload;
+mod self_signed;
 mod users;
 mod value;
 
@@ -75,6 +76,31 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     pub redirect_http: bool,
     pub hsts: Option<String>,
+    /// Where the self-signed certificate is kept (`cert.pem`, `key.pem`) when `cert` is unset:
+    /// derived, not a key (see `self_signed.rs`); never inside a served folder. `None` when no
+    /// such folder exists: the certificate is then generated for one run only.
+    pub self_signed_dir: Option<PathBuf>,
+}
+
+/// The names every self-signed certificate is valid for.
+const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+impl TlsConfig {
+    /// The names the self-signed certificate must be valid for: the loopback ones, and the
+    /// listener's address when it is a specific one (a client cannot connect to `0.0.0.0`).
+    pub fn self_signed_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
+        let ip = self
+            .listen
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified());
+        if let Some(ip) = ip.map(|ip| ip.to_string())
+            && !names.contains(&ip)
+        {
+            names.push(ip);
+        }
+        names
+    }
 }
 
 /// `[compression]`.
@@ -251,17 +277,34 @@ impl Config {
             e
         })?;
         config.source = Some(path.to_path_buf());
+        config.place_self_signed();
         Ok(config)
     }
 
     /// Parses and validates TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        file::parse(text, base_dir)
+        let mut config = file::parse(text, base_dir)?;
+        config.place_self_signed();
+        Ok(config)
     }
 
     /// The folders requests can read: the root, and every `dir` route's folder.
     pub fn served_folders(&self) -> impl Iterator<Item = &Path> {
         served_folders(&self.server.root, &self.routes)
+    }
+
+    /// The state folder beside the config file when it exists inside a folder served with
+    /// `hidden = true`: its private key can be downloaded. It is no longer used (see
+    /// [`TlsConfig::self_signed_dir`]), but an earlier run may have left it there.
+    pub fn exposed_self_signed_dir(&self) -> Option<PathBuf> {
+        self_signed::exposed(self)
+    }
+
+    /// Sets `tls.self_signed_dir` for where this configuration's file and folders are; again
+    /// whenever the served folders change (`--root`).
+    fn place_self_signed(&mut self) {
+        let home = self_signed::state_home();
+        self.tls.self_signed_dir = self_signed::choose(self, home.as_deref());
     }
 
     /// What differs between two configurations, one short line per changed key, named as in

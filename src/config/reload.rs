@@ -51,8 +51,8 @@ impl Overrides {
                     key: Some("--root".into()),
                     message: format!("{} is not a directory", root.display()),
                 })?;
-            // The served folders changed: whether the users file would be served is decided
-            // again.
+            // The served folders changed: whether the users file would be served, and where
+            // the self-signed certificate may be kept, are decided again.
             if let Some(file) = &config.server.users_file {
                 check_users_file_unserved(file, &config.server, &config.routes).map_err(
                     |message| ConfigError {
@@ -63,6 +63,7 @@ impl Overrides {
                     },
                 )?;
             }
+            config.place_self_signed();
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
-use self::reload::{CertWatch, Reloader, UsersWatch, write_roots};
+use self::reload::{CertWatch, Reloader, UsersWatch, warn_if_key_served, write_roots};
 use crate::config::reload::{self as config_watch, Overrides, Watcher};
 use crate::config::{Config, ConfigError};
 use crate::conn::{self, Accepted, Scheme};
@@ -38,6 +38,7 @@ impl Server {
         if swept > 0 {
             log::info!("removed {swept} temporary upload file(s) left by an earlier run");
         }
+        warn_if_key_served(&config);
         let books = Bookkeeping::new(config)?;
         if let Some(source) = books.tls.wanted(&books.state.config().tls) {
             let identity = Identity::load(&source).map_err(StartError::Io)?;
@@ -95,9 +96,10 @@ impl Handle {
         self.books.tls.fingerprint()
     }
 
-    /// True when the HTTPS certificate is the self-signed one generated at start.
+    /// True when the HTTPS certificate is the self-signed one (kept in
+    /// `tls.self_signed_dir`, or made for this run).
     pub fn tls_self_signed(&self) -> bool {
-        self.books.tls.source() == Some(Source::SelfSigned)
+        matches!(self.books.tls.source(), Some(Source::SelfSigned { .. }))
     }
 
     /// The configuration in force now.

@@ -29,6 +29,7 @@ pub(super) fn apply_reload(
     };
     let changes = Config::describe_changes(&old, &new);
     log::set_max_level(new.log.level);
+    warn_if_key_served(&new);
     books.state.cache.set_max_bytes(new.cache.max_bytes);
     books.state.replace_config(Arc::new(new));
     if let Some(identity) = identity {
@@ -67,6 +68,18 @@ fn load_changed(
             log::error!("config not reloaded, keeping the previous one: TLS: {e}");
             None
         }
+    }
+}
+
+/// Warns when the self-signed key an earlier run kept beside the config file now lies in a
+/// folder served with `hidden = true` (a reload or `--root` moved the root over it).
+pub(super) fn warn_if_key_served(config: &Config) {
+    if let Some(dir) = config.exposed_self_signed_dir() {
+        log::warn!(
+            "{} holds a private key and lies in a folder served with server.hidden = true, so \
+             anyone can download it: delete that folder (shelf no longer uses it)",
+            dir.display()
+        );
     }
 }
 
