@@ -1,5 +1,6 @@
 //! HTTPS: the rustls server configuration, a certificate that can be swapped while connections
-//! run, PEM loading, the self-signed certificate, and the handshake on a connection's thread.
+//! run, PEM loading, and the handshake on a connection's thread. The self-signed certificate,
+//! kept between runs, is `self_signed`'s.
 //!
 //! A TLS connection is a `rustls::StreamOwned` over the accepted `TcpStream`; once its handshake
 //! is done it runs the very same request loop as plain HTTP (`conn::serve`).
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -23,19 +24,22 @@ use crate::config::TlsConfig;
 use crate::http::response::Output;
 use crate::transport::Transport;
 
+mod self_signed;
+
 /// A TLS connection after its handshake: what `conn::serve` runs on.
 pub type TlsStream = StreamOwned<ServerConnection, TcpStream>;
-
-/// The names the self-signed certificate is valid for.
-const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Where the served certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// `tls.cert` and `tls.key`.
     Files { cert: PathBuf, key: PathBuf },
-    /// Generated at start (`tls.cert = ""`).
-    SelfSigned,
+    /// Self-signed (`tls.cert = ""`) for `names`, kept in `dir` between runs (`None`: made for
+    /// this run only).
+    SelfSigned {
+        dir: Option<PathBuf>,
+        names: Vec<String>,
+    },
 }
 
 impl Source {
@@ -46,7 +50,10 @@ impl Source {
                 cert: cert.clone(),
                 key: key.clone(),
             },
-            _ => Source::SelfSigned,
+            _ => Source::SelfSigned {
+                dir: tls.self_signed_dir.clone(),
+                names: tls.self_signed_names(),
+            },
         }
     }
 }
@@ -60,23 +67,37 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Loads the PEM files of `source`, or generates a self-signed certificate. The key must
-    /// match the leaf certificate: a half-replaced pair is refused, not served.
+    /// Loads the PEM files of `source`, or the self-signed certificate (reused or generated,
+    /// which one line logs). The key must match the leaf certificate: a half-replaced pair is
+    /// refused, not served.
     pub fn load(source: &Source) -> io::Result<Identity> {
-        let (chain, key) = match source {
-            Source::Files { cert, key } => (read_chain(cert)?, read_key(key)?),
-            Source::SelfSigned => self_signed()?,
+        let (key, origin) = match source {
+            Source::Files { cert, key } => (certified(read_chain(cert)?, read_key(key)?)?, None),
+            Source::SelfSigned { dir, names } => {
+                let (key, origin) = self_signed::obtain(dir.as_deref(), names)?;
+                (key, Some(origin))
+            }
         };
-        let key = CertifiedKey::from_der(chain, key, &provider())
-            .map_err(|e| invalid(format!("certificate and key: {e}")))?;
         let leaf = key.end_entity_cert().map_err(|e| invalid(e.to_string()))?;
         let fingerprint = fingerprint(leaf);
+        if let Some(origin) = origin {
+            origin.log(&fingerprint);
+        }
         Ok(Identity {
             key: Arc::new(key),
             fingerprint,
             source: source.clone(),
         })
     }
+}
+
+/// `chain` and `key` as rustls serves them; the key must match the leaf certificate.
+fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> io::Result<CertifiedKey> {
+    CertifiedKey::from_der(chain, key, &provider())
+        .map_err(|e| invalid(format!("certificate and key: {e}")))
 }
 
 /// The PEM certificates of `path`, leaf first; at least one.
@@ -93,15 +114,6 @@ fn read_chain(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
 /// The first PEM private key of `path` (PKCS#8, PKCS#1 or SEC1).
 fn read_key(path: &Path) -> io::Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| invalid(format!("{}: {e}", path.display())))
-}
-
-/// A fresh ECDSA P-256 certificate for `localhost`, `127.0.0.1` and `::1`.
-fn self_signed() -> io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|n| n.to_string()).collect();
-    let generated = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| invalid(format!("self-signed certificate: {e}")))?;
-    let key = PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
-    Ok((vec![generated.cert.der().clone()], key.into()))
 }
 
 /// SHA-256 of a DER certificate as upper-case hex pairs joined by `:` (as browsers show it).
@@ -198,7 +210,7 @@ impl Certs {
     /// pair is logged and the one in service kept.
     pub fn reload_files(&self) {
         let Some(source) = self.source() else { return };
-        if source == Source::SelfSigned {
+        if matches!(source, Source::SelfSigned { .. }) {
             return;
         }
         match Identity::load(&source) {
@@ -328,7 +340,8 @@ mod tests {
 
     #[test]
     fn self_signed_loads_and_matches() {
-        let id = Identity::load(&Source::SelfSigned).unwrap();
+        let names = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+        let id = Identity::load(&Source::SelfSigned { dir: None, names }).unwrap();
         assert_eq!(id.fingerprint.len(), 95);
         assert!(id.key.keys_match().is_ok());
     }

@@ -993,12 +993,21 @@ fn open_starts_the_browser_on_the_first_url() {
 #[test]
 fn tls_flag_serves_https_with_a_fingerprint() {
     let dir = TempDir::new("tlsflag");
-    let shelf = Shelf::spawn(dir.path(), &["-p", "0", "--tls", "-q"]);
+    // Without a config file the certificate is kept in the user's state folder: a temporary
+    // one, outside the folder served (inside it, the key could be downloaded).
+    let home = TempDir::new("state");
+    let state = home.path().join("state");
+    let env = [("XDG_STATE_HOME", state.to_str().unwrap())];
+    let shelf = Shelf::spawn_with_env(dir.path(), &["-p", "0", "--tls", "-q"], &env);
     let line = shelf.next_line("the HTTPS serving line");
     assert!(line.contains(" on https://127.0.0.1:"), "{line}");
     assert!(
         line.contains("(self-signed certificate, SHA-256 "),
         "{line}"
+    );
+    assert!(
+        state.join("shelf/self-signed").is_dir(),
+        "kept in XDG_STATE_HOME"
     );
 }
 

@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::locate::Source;
+use super::locate::{Source, join_key};
 use super::overrides::Overrides;
 use super::problems;
 use super::value::{
-    self, AtLeast, BcryptHash, FieldValue, HeaderName, Level, Listen, LogLevel, Methods, NotFound,
-    Pattern, UserName,
+    self, AtLeast, FieldValue, HeaderName, Level, Listen, LogLevel, Methods, NotFound, Pattern,
+    UserName, UserValue,
 };
 use super::{
     AclRule, CacheConfig, CompressionConfig, Config, ConfigError, CorsConfig, LogConfig, MethodSet,
     MetricsConfig, PathPattern, Route, RouteTarget, ServerConfig, TlsConfig,
+    check_users_file_unserved,
 };
 
 /// The whole file. Every table may be omitted.
@@ -34,7 +35,7 @@ struct RawConfig {
     cors: RawCors,
     log: RawLog,
     metrics: RawMetrics,
-    users: BTreeMap<UserName, BcryptHash>,
+    users: BTreeMap<UserName, UserValue>,
     route: Vec<RawRoute>,
     acl: Vec<RawAcl>,
 }
@@ -61,6 +62,7 @@ struct RawServer {
     cache_control: FieldValue,
     trusted_proxies: Vec<String>,
     reuse_port: bool,
+    users_file: String,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +163,7 @@ impl Default for RawServer {
             cache_control: FieldValue(String::new()),
             trusted_proxies: Vec::new(),
             reuse_port: false,
+            users_file: String::new(),
         }
     }
 }
@@ -330,12 +333,15 @@ impl RawConfig {
             return Err(c.fail("server.listen", message));
         }
         let metrics = metrics(self.metrics, &server, &tls, c)?;
-        let users: BTreeMap<String, String> =
-            self.users.into_iter().map(|(n, h)| (n.0, h.0)).collect();
         let routes = self.route.into_iter().enumerate();
-        let routes = routes
+        let routes: Vec<Route> = routes
             .map(|(i, r)| route(i, r, c))
             .collect::<Result<_, _>>()?;
+        if let Some(file) = &server.users_file {
+            check_users_file_unserved(file, &server, &routes)
+                .map_err(|m| c.fail("server.users_file", m))?;
+        }
+        let users = users(self.users, server.users_file.as_deref(), c)?;
         let acl = self.acl.into_iter().enumerate();
         let acl = acl
             .map(|(i, r)| acl_rule(i, r, &users, c))
@@ -394,6 +400,11 @@ fn server(raw: RawServer, c: &Check) -> Result<ServerConfig, ConfigError> {
         cache_control: raw.cache_control.non_empty(),
         trusted_proxies: nets(c, "server.trusted_proxies", raw.trusted_proxies)?,
         reuse_port: raw.reuse_port,
+        users_file: if raw.users_file.is_empty() {
+            None
+        } else {
+            Some(c.file("server.users_file", &raw.users_file)?)
+        },
     })
 }
 
@@ -419,6 +430,8 @@ fn tls(raw: RawTls, c: &Check) -> Result<TlsConfig, ConfigError> {
         key,
         redirect_http: raw.redirect_http,
         hsts: raw.hsts.non_empty(),
+        // Placed by `Config`, which knows the config file: see `self_signed.rs`.
+        self_signed_dir: None,
     })
 }
 
@@ -441,6 +454,43 @@ fn metrics(
     Ok(MetricsConfig {
         listen: raw.listen.0,
     })
+}
+
+/// `[users]` and the users of `server.users_file`, merged; a name in both is refused.
+fn users(
+    table: BTreeMap<UserName, UserValue>,
+    file: Option<&Path>,
+    c: &Check,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut users = BTreeMap::new();
+    for (UserName(name), value) in table {
+        // `bob = "alice:$2y$…"`: a line pasted under the wrong key would let no one in.
+        if let Some(named) = value.named.filter(|named| *named != name) {
+            let message = format!(
+                "the value is an htpasswd line for `{named}`, not `{name}`: \
+                 rename the key to `{named}`, or make {name}'s line with `htpasswd -nB {name}`"
+            );
+            return Err(c.fail(&join_key("users", &name), message));
+        }
+        users.insert(name, value.hash);
+    }
+    let Some(file) = file else {
+        return Ok(users);
+    };
+    let listed = super::users::read(file).map_err(|m| c.fail("server.users_file", m))?;
+    for user in listed {
+        if users.contains_key(&user.name) {
+            let message = format!(
+                "user `{}` is defined here and in {}:{} too: remove one of the two",
+                user.name,
+                file.display(),
+                user.line
+            );
+            return Err(c.fail(&join_key("users", &user.name), message));
+        }
+        users.insert(user.name, user.hash);
+    }
+    Ok(users)
 }
 
 fn compression(raw: RawCompression, c: &Check) -> Result<CompressionConfig, ConfigError> {
@@ -596,7 +646,10 @@ fn acl_rule(
     c: &Check,
 ) -> Result<AclRule, ConfigError> {
     if let Some(j) = raw.users.iter().position(|u| !users.contains_key(u)) {
-        let message = format!("user `{}` is not defined in [users]", raw.users[j]);
+        let message = format!(
+            "user `{}` is not defined in [users] or server.users_file",
+            raw.users[j]
+        );
         return Err(c.fail(&format!("acl[{i}].users[{j}]"), message));
     }
     Ok(AclRule {
@@ -620,8 +673,9 @@ mod tests {
     /// A bcrypt hash of "secret" (cost 4), shaped as `htpasswd -B` writes it.
     const HASH: &str = "$2y$04$abcdefghijklmnopqrstuuK0bVl6O8zOcH7fbeEGc1yVJ7c4vzM9O";
 
-    /// A per-test folder holding `public/`, `docs/`, `page.html`, `cert.pem`, `key.pem`;
-    /// removed on drop. Unique per test, so tests run in parallel.
+    /// A per-test folder holding `public/`, `docs/`, `page.html`, `cert.pem`, `key.pem`, and
+    /// users files `users.htpasswd` and `.htpasswd` (alice) and `md5.htpasswd` (alice, then bob
+    /// with an MD5 hash); removed on drop. Unique per test, so tests run in parallel.
     struct Fixture(PathBuf);
 
     impl Fixture {
@@ -634,6 +688,12 @@ mod tests {
             for file in ["public/index.html", "page.html", "cert.pem", "key.pem"] {
                 std::fs::write(dir.join(file), "x").unwrap();
             }
+            let users = format!("# alice\nalice:{HASH}\n");
+            for file in ["users.htpasswd", ".htpasswd"] {
+                std::fs::write(dir.join(file), &users).unwrap();
+            }
+            let md5 = format!("alice:{HASH}\nbob:$apr1$abc$0123456789abcdefghijkl\n");
+            std::fs::write(dir.join("md5.htpasswd"), md5).unwrap();
             Fixture(dir)
         }
 
@@ -711,6 +771,18 @@ mod tests {
         ("any type", "[compression]\ntypes = [\"*/*\"]", "compression.types[0]", Some(2), "not a media type"),
         ("type with parameter", "[compression]\ntypes = [\"text/html; q=1\"]", "compression.types[0]", Some(2), "not a media type"),
         ("log level", "[log]\nlevel = \"verbose\"", "log.level", Some(2), "not one of off"),
+        ("htpasswd line under another name", "[users]\nbob = \"alice:HASH\"", "users.bob", Some(2), "an htpasswd line for `alice`, not `bob`: rename the key to `alice`"),
+        ("htpasswd line with an MD5 hash", "[users]\nalice = \"alice:$apr1$abc$0123456789abcdefghijkl\"", "users.alice", Some(2), "only bcrypt (htpasswd -B) is supported"),
+        ("MD5 hash", "[users]\nalice = \"$apr1$abc$0123456789abcdefghijkl\"", "users.alice", Some(2), "an MD5 (`$apr1$`) hash: only bcrypt"),
+        ("htpasswd line without a name", "[users]\nalice = \":HASH\"", "users.alice", Some(2), "the htpasswd line's user name"),
+        ("htpasswd line with a plain-text password", "[users]\nalice = \"alice:secret\"", "users.alice", Some(2), "not a bcrypt hash"),
+        ("users_file under [users]", "[users]\nusers_file = \"users.htpasswd\"", "users.users_file", Some(2), "belongs under [server]"),
+        ("users file with an MD5 line", "[server]\nusers_file = \"md5.htpasswd\"", "server.users_file", Some(2), "md5.htpasswd:2: user `bob`: the hash is an MD5"),
+        ("users file name also in [users]", "[server]\nusers_file = \"users.htpasswd\"\n[users]\nalice = \"HASH\"", "users.alice", Some(4), "users.htpasswd:2 too: remove one"),
+        ("users file served", "[server]\nroot = \".\"\nusers_file = \"users.htpasswd\"", "server.users_file", Some(3), "so anyone could download its hashes"),
+        ("dot-named users file served with hidden", "[server]\nroot = \".\"\nhidden = true\nusers_file = \".htpasswd\"", "server.users_file", Some(4), "move it out of the served folders"),
+        ("users file missing", "[server]\nusers_file = \"nope.htpasswd\"", "server.users_file", Some(2), "does not exist"),
+        ("users file is a folder", "[server]\nusers_file = \"docs\"", "server.users_file", Some(2), "not a file"),
         ("plain-text password", "[users]\nalice = \"secret\"", "users.alice", Some(2), "not a bcrypt hash"),
         ("truncated hash", "[users]\nalice = \"$2y$05$abc\"", "users.alice", Some(2), "not a bcrypt hash"),
         ("colon in user name", "[users]\n\"a:b\" = \"x\"", "users.\"a:b\"", Some(2), "without `:`"),
@@ -821,9 +893,12 @@ mod tests {
                 cert: None,
                 key: None,
                 redirect_http: false,
-                hsts: None
+                hsts: None,
+                // Chosen by `Config::load`, which knows the config file; see `self_signed.rs`.
+                self_signed_dir: None,
             }
         );
+        assert_eq!(s.users_file, None);
         let z = &c.compression;
         assert!(z.enabled && z.precompressed);
         assert_eq!((z.level, z.min_bytes), (6, 256));
@@ -952,6 +1027,26 @@ mod tests {
                     assert_eq!(c.log.level, log::LevelFilter::Debug);
                     assert_eq!(c.compression.types, ["text/html", "image/*"]);
                 },
+            ),
+            (
+                "an htpasswd -nB line as the value, newline and all",
+                "[users]\nalice = \"\"\"alice:HASH\n\"\"\"",
+                |c, _| assert_eq!(c.users.get("alice").map(String::as_str), Some(HASH)),
+            ),
+            (
+                "users file merged with [users]",
+                "[server]\nusers_file = \"users.htpasswd\"\n[users]\nbob = \"bob:HASH\"\n[[acl]]\npath = \"/*\"\nusers = [\"alice\", \"bob\"]",
+                |c, fx| {
+                    assert_eq!(c.server.users_file, Some(fx.path("users.htpasswd")));
+                    let names: Vec<&str> = c.users.keys().map(String::as_str).collect();
+                    assert_eq!(names, ["alice", "bob"]);
+                    assert!(c.users.values().all(|h| h == HASH));
+                },
+            ),
+            (
+                "dot-named users file in a root served with hidden = false",
+                "[server]\nroot = \".\"\nusers_file = \".htpasswd\"",
+                |c, _| assert!(c.users.contains_key("alice")),
             ),
             (
                 "users and origins",

@@ -104,7 +104,7 @@ fn holds(span: Range<usize>, offset: usize) -> bool {
 }
 
 /// Appends `key` to a dotted path, quoting it when it is not a bare TOML key.
-fn join_key(prefix: &str, key: &str) -> String {
+pub(super) fn join_key(prefix: &str, key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .bytes()

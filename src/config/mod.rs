@@ -8,6 +8,8 @@ mod locate;
 pub mod overrides;
 mod problems;
 pub mod reload;
+mod self_signed;
+mod users;
 mod value;
 
 pub use overrides::Overrides;
@@ -43,7 +45,7 @@ pub struct Config {
     pub cors: CorsConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
-    /// User name → bcrypt hash.
+    /// User name → bcrypt hash: `[users]` and the users of `server.users_file`.
     pub users: BTreeMap<String, String>,
     pub routes: Vec<Route>,
     pub acl: Vec<AclRule>,
@@ -79,6 +81,8 @@ pub struct ServerConfig {
     /// Bind listeners with `SO_REUSEPORT`, so that a new process can share them while an old
     /// one drains.
     pub reuse_port: bool,
+    /// Absolute path of the htpasswd file whose users join `[users]`; `None` when `""`.
+    pub users_file: Option<PathBuf>,
 }
 
 /// `[tls]`.
@@ -91,6 +95,31 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     pub redirect_http: bool,
     pub hsts: Option<String>,
+    /// Where the self-signed certificate is kept (`cert.pem`, `key.pem`) when `cert` is unset:
+    /// derived, not a key (see `self_signed.rs`); never inside a served folder. `None` when no
+    /// such folder exists: the certificate is then generated for one run only.
+    pub self_signed_dir: Option<PathBuf>,
+}
+
+/// The names every self-signed certificate is valid for.
+const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+impl TlsConfig {
+    /// The names the self-signed certificate must be valid for: the loopback ones, and the
+    /// listeners' addresses that are specific ones (a client cannot connect to `0.0.0.0`).
+    pub fn self_signed_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
+        let ips = self.listen.iter().map(|a| a.ip());
+        for ip in ips
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| ip.to_string())
+        {
+            if !names.contains(&ip) {
+                names.push(ip);
+            }
+        }
+        names
+    }
 }
 
 /// `[compression]`.
@@ -267,7 +296,9 @@ impl Config {
 
     /// Parses and validates TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        file::parse(text, base_dir, &Overrides::default())
+        let mut config = file::parse(text, base_dir, &Overrides::default())?;
+        config.place_self_signed();
+        Ok(config)
     }
 
     /// Settings that are valid but, as the disk stood at load, will not do what they say (a
@@ -276,6 +307,25 @@ impl Config {
     /// them.
     pub fn problems(&self) -> &[ConfigError] {
         &self.problems
+    }
+
+    /// The folders requests can read: the root, and every `dir` route's folder.
+    pub fn served_folders(&self) -> impl Iterator<Item = &Path> {
+        served_folders(&self.server.root, &self.routes)
+    }
+
+    /// The state folder beside the config file when it exists inside a folder served with
+    /// `hidden = true`: its private key can be downloaded. It is no longer used (see
+    /// [`TlsConfig::self_signed_dir`]), but an earlier run may have left it there.
+    pub fn exposed_self_signed_dir(&self) -> Option<PathBuf> {
+        self_signed::exposed(self)
+    }
+
+    /// Sets `tls.self_signed_dir` for where this configuration's file and folders are; again
+    /// whenever the served folders change (`--root`).
+    fn place_self_signed(&mut self) {
+        let home = self_signed::state_home();
+        self.tls.self_signed_dir = self_signed::choose(self, home.as_deref());
     }
 
     /// What differs between two configurations, one short line per changed key, named as in
@@ -291,6 +341,47 @@ impl Config {
         changes.rules("acl", &old.acl, &new.acl);
         changes.0
     }
+}
+
+/// The folders requests can read under `root` and `routes`.
+fn served_folders<'a>(root: &'a Path, routes: &'a [Route]) -> impl Iterator<Item = &'a Path> {
+    let folders = routes.iter().filter_map(|route| match &route.target {
+        RouteTarget::Dir(folder) => Some(folder.as_path()),
+        _ => None,
+    });
+    std::iter::once(root).chain(folders)
+}
+
+/// Refuses a users file that requests could read: its hashes would be anyone's to guess at
+/// offline (bcrypt slows that down; it does not stop it).
+fn check_users_file_unserved(
+    file: &Path,
+    server: &ServerConfig,
+    routes: &[Route],
+) -> Result<(), String> {
+    for folder in served_folders(&server.root, routes) {
+        let Ok(below) = file.strip_prefix(folder) else {
+            continue;
+        };
+        let dotted = below
+            .components()
+            .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."));
+        if dotted && !server.hidden {
+            continue;
+        }
+        let fix = if server.hidden {
+            "move it out of the served folders (beside config.toml)"
+        } else {
+            "move it out of the served folders (beside config.toml), or give it a dot-name such \
+             as `.htpasswd` (not served while server.hidden = false)"
+        };
+        return Err(format!(
+            "{} lies inside the served folder {}, so anyone could download its hashes: {fix}",
+            file.display(),
+            folder.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The lines [`Config::describe_changes`] collects.
@@ -360,6 +451,7 @@ impl Changes {
             &old.trusted_proxies,
             &new.trusted_proxies,
         );
+        self.key("server.users_file", &old.users_file, &new.users_file);
     }
 
     fn tls(&mut self, old: &TlsConfig, new: &TlsConfig) {

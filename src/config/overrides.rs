@@ -47,7 +47,9 @@ impl Overrides {
     /// and applies these settings over it.
     pub fn load(&self, path: Option<&Path>) -> Result<Config, ConfigError> {
         let Some(path) = path else {
-            return super::file::parse("", Path::new("."), self);
+            let mut config = super::file::parse("", Path::new("."), self)?;
+            config.place_self_signed();
+            return Ok(config);
         };
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: Some(path.to_path_buf()),
@@ -64,6 +66,8 @@ impl Overrides {
         for problem in &mut config.problems {
             problem.file = Some(path.to_path_buf());
         }
+        // Where the self-signed certificate is kept depends on the file and the folders served.
+        config.place_self_signed();
         Ok(config)
     }
 

@@ -327,35 +327,95 @@ pub(super) struct UserName(pub String);
 impl TryFrom<String> for UserName {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        if s.is_empty() || s.contains(':') || s.contains(char::is_control) {
-            return Err(format!("user name `{s}` must be non-empty, without `:`"));
+        // `users_file` typed under `[users]` would read as a user of that name whose "hash" is
+        // a path: say where the key belongs instead of "not a bcrypt hash".
+        if s == "users_file" {
+            return Err("`users_file` belongs under [server], not [users]: move it there".into());
         }
+        user_name(&s)?;
         Ok(UserName(s))
     }
 }
 
-/// A bcrypt hash as `htpasswd -B` or `shelf hash-password` write it: `$2y$NN$` + 53 characters.
+/// Checks a user name, from `[users]` or a users file.
+pub(super) fn user_name(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.contains(':') || s.contains(char::is_control) {
+        return Err(format!(
+            "user name `{}` must be non-empty, without `:`",
+            s.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// A `[users]` value: a bcrypt hash, or a whole `htpasswd -nB` line `name:hash` (whose name
+/// `file.rs` compares with the key, which serde does not show a value).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "String")]
-pub(super) struct BcryptHash(pub String);
+pub(super) struct UserValue {
+    /// The name before the `:`, when the value is an htpasswd line.
+    pub named: Option<String>,
+    pub hash: String,
+}
 
-impl TryFrom<String> for BcryptHash {
+impl TryFrom<String> for UserValue {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        // Checked here so that a truncated paste fails at load, not as a 401 on every request.
-        let prefix_ok = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p));
-        let cost_ok = s.len() == 60
-            && s.as_bytes()[4..6].iter().all(u8::is_ascii_digit)
-            && s.as_bytes()[6] == b'$';
-        let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/';
-        if !prefix_ok || !cost_ok || !s.as_bytes()[7..].iter().all(alphabet) {
-            return Err(
-                "is not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters; see `shelf hash-password`)"
-                    .into(),
-            );
-        }
-        Ok(BcryptHash(s))
+        // A pasted line may carry the newline `htpasswd -nB` prints; a hash has no spaces.
+        let s = s.trim();
+        // A bcrypt hash never holds `:`, so a colon can only end an htpasswd name.
+        let Some((name, hash)) = s.split_once(':') else {
+            bcrypt_hash(s)?;
+            return Ok(UserValue {
+                named: None,
+                hash: s.to_string(),
+            });
+        };
+        user_name(name).map_err(|e| format!("the htpasswd line's {e}"))?;
+        bcrypt_hash(hash)?;
+        Ok(UserValue {
+            named: Some(name.to_string()),
+            hash: hash.to_string(),
+        })
     }
+}
+
+/// Checks a bcrypt hash as `htpasswd -B` or `shelf hash-password` write it: `$2y$NN$` + 53
+/// characters. Checked at load so that a truncated paste fails there, not as a 401 on every
+/// request. The message names another scheme when it recognises one.
+pub(super) fn bcrypt_hash(s: &str) -> Result<(), String> {
+    let prefix_ok = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p));
+    let cost_ok = s.len() == 60
+        && s.as_bytes()[4..6].iter().all(u8::is_ascii_digit)
+        && s.as_bytes()[6] == b'$';
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/';
+    if prefix_ok && cost_ok && s.as_bytes()[7..].iter().all(alphabet) {
+        return Ok(());
+    }
+    Err(match other_scheme(s) {
+        Some(scheme) => format!(
+            "is {scheme}: only bcrypt (htpasswd -B) is supported; \
+             make one with `htpasswd -nB NAME` or `shelf hash-password`"
+        ),
+        None => {
+            "is not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters; see `shelf hash-password`)".into()
+        }
+    })
+}
+
+/// The scheme of a non-bcrypt hash that `htpasswd` or `crypt(3)` write, by its prefix.
+fn other_scheme(s: &str) -> Option<&'static str> {
+    const SCHEMES: [(&str, &str); 5] = [
+        ("$apr1$", "an MD5 (`$apr1$`) hash"),
+        ("$1$", "an MD5-crypt (`$1$`) hash"),
+        ("{SHA}", "a SHA-1 (`{SHA}`) hash"),
+        ("$5$", "a SHA-256-crypt (`$5$`) hash"),
+        ("$6$", "a SHA-512-crypt (`$6$`) hash"),
+    ];
+    SCHEMES
+        .iter()
+        .find(|(prefix, _)| s.starts_with(prefix))
+        .map(|(_, name)| *name)
 }
 
 /// A CORS origin: `*` or `scheme://host[:port]`, no path.

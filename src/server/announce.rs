@@ -19,7 +19,9 @@ pub(super) fn serving_lines(books: &Bookkeeping, listeners: &Listeners) -> Vec<S
         }
     }
     let note = match (books.tls.source(), books.tls.fingerprint()) {
-        (Some(Source::SelfSigned), Some(f)) => format!(" (self-signed certificate, SHA-256 {f})"),
+        (Some(Source::SelfSigned { .. }), Some(f)) => {
+            format!(" (self-signed certificate, SHA-256 {f})")
+        }
         _ => String::new(),
     };
     for listener in &listeners.tls {

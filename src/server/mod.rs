@@ -27,7 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use self::pool::{Job, ThreadPool};
-use self::reload::{CertWatch, apply_reload};
+use self::reload::{CertWatch, Reloader, UsersWatch, warn_if_key_served};
 use crate::config::reload::{self as config_watch, Watcher};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::conn::{self, Accepted, Scheme};
@@ -42,6 +42,7 @@ impl Server {
     /// Binds the listeners of `config` and starts serving. No file is watched.
     pub fn start(config: Config) -> Result<Handle, StartError> {
         config.problems().iter().for_each(|p| log::warn!("{p}"));
+        warn_if_key_served(&config);
         let books = Bookkeeping::new(config)?;
         // Before any listener, so a crash's old leftovers are gone before anything is served.
         sweep::at_start(&books.state.config(), &books.state.metrics);
@@ -58,22 +59,22 @@ impl Server {
             listeners,
             watcher: None,
             cert_watch: CertWatch::default(),
+            users_watch: UsersWatch::default(),
         })
     }
 
     /// Loads `path`, applies `overrides`, starts serving, and reloads whenever the file (or
-    /// the TLS certificate or key) changes.
+    /// the users file, or the TLS certificate or key) changes.
     pub fn start_watching(path: &Path, overrides: Overrides) -> Result<Handle, StartError> {
         let config = overrides.load(Some(path)).map_err(StartError::Config)?;
         let mut handle = Server::start(config)?;
-        let (books, listeners) = (handle.books.clone(), handle.listeners.clone());
-        let cert_watch = handle.cert_watch.clone();
-        cert_watch.follow(&books).map_err(StartError::Io)?;
-        let path_buf = path.to_path_buf();
-        let on_change =
-            move || apply_reload(&path_buf, &overrides, &books, &listeners, &cert_watch);
-        let watcher = config_watch::watch(path, on_change).map_err(StartError::Io)?;
-        handle.watcher = Some(watcher);
+        let books = &handle.books;
+        handle.cert_watch.follow(books).map_err(StartError::Io)?;
+        let watches = (&handle.cert_watch, &handle.users_watch);
+        let reloader = Reloader::new(path, overrides, books, &handle.listeners, watches);
+        reloader.follow_users_file().map_err(StartError::Io)?;
+        let watcher = config_watch::watch(path, move || reloader.reload());
+        handle.watcher = Some(watcher.map_err(StartError::Io)?);
         Ok(handle)
     }
 }
@@ -84,6 +85,7 @@ pub struct Handle {
     listeners: BoundListeners,
     watcher: Option<Watcher>,
     cert_watch: CertWatch,
+    users_watch: UsersWatch,
 }
 
 impl Handle {
@@ -128,9 +130,10 @@ impl Handle {
         self.books.tls.fingerprint()
     }
 
-    /// True when the HTTPS certificate is the self-signed one generated at start.
+    /// True when the HTTPS certificate is the self-signed one (kept in
+    /// `tls.self_signed_dir`, or made for this run).
     pub fn tls_self_signed(&self) -> bool {
-        self.books.tls.source() == Some(Source::SelfSigned)
+        matches!(self.books.tls.source(), Some(Source::SelfSigned { .. }))
     }
 
     /// The configuration in force now.
@@ -151,6 +154,7 @@ impl Handle {
     pub fn shutdown(mut self) -> bool {
         drop(self.watcher.take());
         self.cert_watch.stop();
+        self.users_watch.stop();
         let listeners = std::mem::take(&mut *self.listeners.lock());
         for listener in listeners.plain.into_iter().chain(listeners.tls) {
             listener.close();

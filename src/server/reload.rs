@@ -1,10 +1,11 @@
-//! Live reload: a changed config file is checked and swapped in whole, and the certificate
-//! files in service are watched so that a renewed certificate is served without a restart.
+//! Live reload: a changed config file (or users file) is checked and swapped in whole, and the
+//! certificate files in service are watched so that a renewed certificate is served without a
+//! restart.
 //!
 //! A child of `server`: it changes the server's [`Bookkeeping`] and re-binds its listeners.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{Bookkeeping, BoundListeners, announce, lock, rebind, sweep};
@@ -34,6 +35,7 @@ pub(super) fn apply_reload(
     let before = announce::serving_lines(books, &listeners.lock());
     log::set_max_level(new.log.level);
     new.problems().iter().for_each(|p| log::warn!("{p}"));
+    warn_if_key_served(&new);
     books.state.cache.set_max_bytes(new.cache.max_bytes);
     books.state.replace_config(Arc::from(new));
     if let Some(identity) = identity {
@@ -108,6 +110,113 @@ fn load_changed(path: &Path, overrides: &Overrides, old: &Config, tls: &Certs) -
             log::error!("config not reloaded, keeping the previous one: TLS: {e}");
             Loaded::Refused
         }
+    }
+}
+
+/// Warns when the self-signed key an earlier run kept beside the config file now lies in a
+/// folder served with `hidden = true` (a reload or `--root` moved the root over it).
+pub(super) fn warn_if_key_served(config: &Config) {
+    if let Some(dir) = config.exposed_self_signed_dir() {
+        log::warn!(
+            "{} holds a private key and lies in a folder served with server.hidden = true, so \
+             anyone can download it: delete that folder (shelf no longer uses it)",
+            dir.display()
+        );
+    }
+}
+
+/// What a reload needs, shared by the watchers that start one: the config file's and the
+/// users file's.
+pub(super) struct Reloader {
+    path: PathBuf,
+    overrides: Overrides,
+    books: Arc<Bookkeeping>,
+    listeners: BoundListeners,
+    cert_watch: CertWatch,
+    users_watch: UsersWatch,
+    /// One reload at a time: an editor may save the config file and the users file together.
+    running: Mutex<()>,
+}
+
+impl Reloader {
+    /// A reloader for the server of `books`, from the config file at `path`.
+    pub(super) fn new(
+        path: &Path,
+        overrides: Overrides,
+        books: &Arc<Bookkeeping>,
+        listeners: &BoundListeners,
+        watches: (&CertWatch, &UsersWatch),
+    ) -> Arc<Reloader> {
+        Arc::new(Reloader {
+            path: path.to_path_buf(),
+            overrides,
+            books: books.clone(),
+            listeners: listeners.clone(),
+            cert_watch: watches.0.clone(),
+            users_watch: watches.1.clone(),
+            running: Mutex::new(()),
+        })
+    }
+
+    /// Reloads the config file (which reads the users file again), then watches the users file
+    /// the configuration in force names.
+    pub(super) fn reload(self: &Arc<Self>) {
+        let _one = lock(&self.running);
+        let Reloader {
+            path,
+            overrides,
+            books,
+            listeners,
+            cert_watch,
+            ..
+        } = &**self;
+        apply_reload(path, overrides, books, listeners, cert_watch);
+        if let Err(e) = self.follow_users_file() {
+            log::error!("cannot watch server.users_file: {e}");
+        }
+    }
+
+    /// Watches `server.users_file` of the configuration in force, so that an edit to it reloads
+    /// like an edit to the config file. The watch holds the reloader weakly: dropping the config
+    /// watch (at shutdown) ends both.
+    pub(super) fn follow_users_file(self: &Arc<Self>) -> io::Result<()> {
+        let wanted = self.books.state.config().server.users_file.clone();
+        let weak = Arc::downgrade(self);
+        self.users_watch.follow(wanted, move || {
+            if let Some(reloader) = weak.upgrade() {
+                reloader.reload();
+            }
+        })
+    }
+}
+
+/// The watch on the users file in service, shared by the [`Handle`](super::Handle) (which ends
+/// it) and the [`Reloader`] (which moves it when `server.users_file` changes).
+#[derive(Clone, Default)]
+pub(super) struct UsersWatch(Arc<Mutex<Option<(PathBuf, Watcher)>>>);
+
+impl UsersWatch {
+    /// Watches `wanted` (nothing when `None`), calling `on_change` after each change to it.
+    fn follow(
+        &self,
+        wanted: Option<PathBuf>,
+        on_change: impl Fn() + Send + 'static,
+    ) -> io::Result<()> {
+        let mut watch = lock(&self.0);
+        if watch.as_ref().map(|(path, _)| path) == wanted.as_ref() {
+            return Ok(());
+        }
+        *watch = None;
+        if let Some(path) = wanted {
+            let watcher = reload::watch(&path, on_change)?;
+            *watch = Some((path, watcher));
+        }
+        Ok(())
+    }
+
+    /// Ends the watch.
+    pub(super) fn stop(&self) {
+        *lock(&self.0) = None;
     }
 }
 
