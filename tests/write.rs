@@ -461,6 +461,40 @@ fn stale_temp_files_are_swept_at_start() {
     assert!(srv.public().join("up/deep/keep").exists());
 }
 
+/// A fresh leftover of a process of this machine that is no longer running (a crash just
+/// before a restart) is swept at once; one of a running process is kept, as is one of a
+/// process the name does not place on this machine.
+#[test]
+fn leftovers_of_a_dead_local_writer_go_at_once() {
+    use shelf::fs::owner::name_for;
+    let mut finished = std::process::Command::new("true").spawn().unwrap();
+    let dead = finished.id();
+    finished.wait().unwrap();
+    let mut sleeping = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let live = sleeping.id();
+    let srv = TestServer::start_with("", OPEN_UP, |p| {
+        leftover(&p.join(name_for(dead, 1)), Duration::ZERO);
+        leftover(&p.join(name_for(live, 2)), Duration::ZERO);
+        leftover(
+            &p.join(format!(".shelf-tmp-0123456789ab-{dead}-3")),
+            Duration::ZERO,
+        );
+    });
+    let mut kept = vec![
+        name_for(live, 2),
+        format!(".shelf-tmp-0123456789ab-{dead}-3"),
+    ];
+    kept.sort();
+    let mut left = temp_files(&srv.public());
+    left.sort();
+    assert_eq!(left, kept);
+    sleeping.kill().unwrap();
+    sleeping.wait().unwrap();
+}
+
 /// Issue 10: a second shelf starting on the same folder (a replica, a rolling restart) must
 /// not sweep the first one's upload in flight. With `backdated`, the temporary file looks
 /// old, so only the writer's lock protects it.

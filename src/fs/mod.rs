@@ -2,5 +2,6 @@
 
 pub mod etag;
 pub mod listing;
+pub mod owner;
 pub mod path;
 pub mod write;

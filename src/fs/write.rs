@@ -147,7 +147,7 @@ impl TempFile {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let name = super::owner::temp_name(n);
             let path = dir.join(name);
             // create_new: O_EXCL, so a stale file or a symlink planted under this name is
             // never opened.
@@ -391,7 +391,10 @@ fn remove_if_abandoned(path: &Path, min_age: Duration) -> Verdict {
         .modified()
         .ok()
         .map(|m| SystemTime::now().duration_since(m));
-    if !matches!(age, Some(Ok(age)) if age >= min_age) {
+    let old = matches!(age, Some(Ok(age)) if age >= min_age);
+    // A writer of this machine that is no longer running needs no margin: it is gone for sure.
+    let name = path.file_name().map(|n| n.to_string_lossy());
+    if !old && !name.is_some_and(|n| super::owner::writer_is_gone(&n)) {
         return Verdict::Recent;
     }
     // The name must still lead to the file judged, not to one created under it since.
