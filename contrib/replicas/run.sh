@@ -53,8 +53,11 @@ stop_recorded() {
     [[ -n $PIDS_FILE && -s $PIDS_FILE ]] || return 0
     local pid bin
     while read -r pid bin; do
-        [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$bin")" ]] && stop_pid "$pid"
+        if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$bin")" ]]; then
+            stop_pid "$pid"
+        fi
     done <"$PIDS_FILE"
+    return 0
 }
 
 restore_migrate() {
@@ -65,6 +68,7 @@ restore_migrate() {
 
 cleanup() {
     local rc=$?
+    set +e # clean up as much as possible, whatever fails
     stop_recorded
     restore_migrate
     if [[ -n $WORK && -d $WORK ]]; then
