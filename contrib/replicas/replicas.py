@@ -335,6 +335,8 @@ class Conn:
             r.timeout = isinstance(e, TimeoutError)
             self.close()
         r.t1 = now()
+        if r.error or r.status in (502, 503, 504):
+            time.sleep(0.05)  # as a real client would; and no storm of records if nginx is gone
         return r
 
     def close(self):
@@ -680,6 +682,8 @@ def run(args):
             stop_codes[name] = stop_process(procs[name], signal.SIGTERM, timeout=args.grace + 5)
         left_after = poll_temp_files(shared, 5.0)
         load_end = loadavg()
+        if nginx.poll() is not None:
+            verdict_reasons.append(f"nginx exited during the run (status {nginx.returncode})")
 
         return report(args, events, clients, t_base, t_kill, t_roll, t_roll_end, replicas,
                       victim, restarts, drains, final, answering, left_running, left_after,
@@ -789,11 +793,12 @@ def report(args, events, clients, t_base, t_kill, t_roll, t_roll_end, replicas, 
 
     # -- failures: excused only when in flight on the killed replica
     failures = [r for r in records if r["outcome"] == "failure"]
-    excused, unexcused = [], []
     for r in failures:
         in_window = r["t0"] < t_kill and window[0] <= r["t1"] <= window[1]
         on_killed = r["upstream"] is None or victim.addr in r["upstream"]
-        (excused if in_window and on_killed else unexcused).append(r)
+        r["excused"] = in_window and on_killed
+    excused = [r for r in failures if r["excused"]]
+    unexcused = [r for r in failures if not r["excused"]]
     p(f"failures (client-visible): {len(failures)}; excused {len(excused)} (started before the "
       f"SIGKILL, ended within +{args.window:g} s of it, sent to replica a), not excused "
       f"{len(unexcused)}")
@@ -813,7 +818,7 @@ def report(args, events, clients, t_base, t_kill, t_roll, t_roll_end, replicas, 
         groups = {}
         for r in failures:
             cause = re.sub(r" \(b'.*", "", r["why"])
-            g = (phase(r), "excused" if r in excused else "NOT excused", label[r["op"]], via(r), cause)
+            g = (phase(r), "excused" if r["excused"] else "NOT excused", label[r["op"]], via(r), cause)
             groups.setdefault(g, []).append(r)
         p("  by phase and cause (count, first and last end time rel. to the kill):")
         for (ph, ex, op, who, cause), rs in sorted(groups.items(), key=lambda g: g[1][0]["t1"]):
@@ -826,13 +831,15 @@ def report(args, events, clients, t_base, t_kill, t_roll, t_roll_end, replicas, 
         for r in shown:
             v = f" v{r['version']}" if r["version"] else ""
             hint = sweep_hint(r, restarts, t_base) if r["op"] == "PUT" else ""
-            p(f"    {'excused' if r in excused else 'FAILED '} start {r['t0'] - t_kill:+7.3f} s, "
+            p(f"    {'excused' if r['excused'] else 'FAILED '} start {r['t0'] - t_kill:+7.3f} s, "
               f"end {r['t1'] - t_kill:+7.3f} s rel. to kill ({phase(r)}): {label[r['op']]} "
               f"{r['key']}{v} via {via(r)}: {r['why']}{hint}")
     if unexcused:
+        by_phase = {}
+        for r in unexcused:
+            by_phase[phase(r)] = by_phase.get(phase(r), 0) + 1
         reasons.append(f"{len(unexcused)} failure(s) not explained by the SIGKILL: " + ", ".join(
-            f"{n} in the {ph}" for ph, n in sorted(
-                {ph: sum(1 for r in unexcused if phase(r) == ph) for ph in map(phase, unexcused)}.items())))
+            f"{n} in the {ph}" for ph, n in sorted(by_phase.items())))
     p("")
 
     violations = [r for r in records if r["outcome"] == "violation"]
@@ -1000,6 +1007,9 @@ def main(argv):
     ap.add_argument("--commit", default="unknown commit")
     ap.add_argument("--nginx-version", default="nginx")
     args = ap.parse_args(argv[2:])
+    # run.sh's trap only runs once this process has exited: on SIGTERM stop what was started
+    # (the finally clause of run) and exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.duration < 10:
         sys.exit("--duration: at least 10 s (kill, restart and rolling restart must fit)")
     return run(args)
