@@ -820,10 +820,11 @@ def report(args, events, clients, t_base, t_kill, t_roll, t_roll_end, replicas, 
             cause = re.sub(r" \(b'.*", "", r["why"])
             g = (phase(r), "excused" if r["excused"] else "NOT excused", label[r["op"]], via(r), cause)
             groups.setdefault(g, []).append(r)
-        p("  by phase and cause (count, first and last end time rel. to the kill):")
-        for (ph, ex, op, who, cause), rs in sorted(groups.items(), key=lambda g: g[1][0]["t1"]):
+        p("  by phase and cause (count; first and last end, s rel. to the kill):")
+        for (ph, ex, op, who, cause), rs in sorted(groups.items(), key=lambda g: g[1][0]["t0"]):
+            ends = [r["t1"] - t_kill for r in rs]
             p(f"    {len(rs):5d}  {ph}, {ex}: {op} via {who}: {cause} "
-              f"[{rs[0]['t1'] - t_kill:+.3f} .. {rs[-1]['t1'] - t_kill:+.3f} s]")
+              f"[ended {min(ends):+.3f} .. {max(ends):+.3f} s]")
         shown = failures if len(failures) <= args.list_failures else (
             [r for r in failures if r["status"] not in (502, 503, 504)][:args.list_failures])
         more = len(failures) - len(shown)
@@ -930,8 +931,8 @@ def sweep_hint(r, restarts, t_base):
     for t_spawn, t_up, name, risk in restarts:
         if r["t0"] <= t_up and t_spawn <= r["t1"]:
             return (f" [replica {name} started at {t_spawn - t_base:.2f} s while this PUT was in "
-                    f"flight; its start-up sweep removes .shelf-tmp- files, and {len(risk)} of "
-                    f"running processes existed then]")
+                    f"flight; its start-up sweep removes .shelf-tmp- files ({len(risk)} of running "
+                    f"processes were there just before it started)]")
     return ""
 
 
