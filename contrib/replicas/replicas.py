@@ -132,7 +132,7 @@ def wait_port(port, proc, deadline, name):
 
 
 def temp_files(folder):
-    """Paths of shelf's temporary upload files (`.shelf-tmp-<pid>-<n>`) under folder."""
+    """Paths of shelf's temporary upload files (`.shelf-tmp-<machine>-<pid>-<n>`) under folder."""
     found = []
     for dirpath, _dirs, files in os.walk(folder):
         found += [os.path.join(dirpath, f) for f in files if f.startswith(".shelf-tmp-")]
@@ -140,7 +140,7 @@ def temp_files(folder):
 
 
 def temp_owner(path):
-    m = re.match(r"\.shelf-tmp-(\d+)-", os.path.basename(path))
+    m = re.match(r"\.shelf-tmp-[0-9a-fx]+-(\d+)-", os.path.basename(path))
     return int(m.group(1)) if m else None
 
 
