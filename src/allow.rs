@@ -9,15 +9,17 @@ use crate::error::{Error, NotAllowed};
 use crate::http::Method;
 use crate::request::Target;
 
-/// True when the server answers `method` at all: implemented, and TRACE only while
-/// `server.trace` is on.
+/// True when the server answers `method` at all: implemented, TRACE only while
+/// `server.trace` is on, the WebDAV methods only while `[webdav]` is enabled.
 pub fn is_served(config: &Config, method: &Method) -> bool {
-    Method::IMPLEMENTED.contains(method) && (*method != Method::Trace || config.server.trace)
+    let http = Method::IMPLEMENTED.contains(method);
+    let dav = method.is_webdav() && config.webdav.enabled;
+    (http || dav) && (*method != Method::Trace || config.server.trace)
 }
 
 /// Every method the server answers (`OPTIONS *`, and the `Allow` of a CONNECT's 405).
 pub fn served(config: &Config) -> Vec<Method> {
-    let methods = Method::IMPLEMENTED.iter();
+    let methods = Method::IMPLEMENTED.iter().chain(&Method::WEBDAV);
     methods.filter(|m| is_served(config, m)).cloned().collect()
 }
 
@@ -33,6 +35,7 @@ pub fn permitted(config: &Config, target: &Target<'_>, client: IpAddr) -> Vec<Me
     let read_only = target.is_read_only();
     Method::IMPLEMENTED
         .iter()
+        .chain(&Method::WEBDAV)
         .filter(|m| !(read_only && m.is_write()))
         .filter(|m| permits(config, &target.url_path, m, client))
         .cloned()

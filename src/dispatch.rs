@@ -21,6 +21,10 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
     match method {
         Method::Other(_) => return Err(Error::NotImplemented),
+        // With `[webdav]` off a WebDAV method is as unknown as any other (501, as before).
+        ref dav if dav.is_webdav() && !req.config.webdav.enabled => {
+            return Err(Error::NotImplemented);
+        }
         // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it
         // is refused before the target is read as one.
         Method::Connect => {
@@ -125,6 +129,13 @@ fn by_method(
         return Ok(preflight);
     }
     req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
+    // RFC 4918 §7: a write to what someone else's lock covers needs that lock's token.
+    if config.webdav.enabled
+        && checked.is_write()
+        && !matches!(checked, Method::Lock | Method::Unlock)
+    {
+        req.locks.check_write(req.head, &target.url_path)?;
+    }
     match routing::answer(method, target) {
         RouteAnswer::Respond(response) => return Ok(response),
         RouteAnswer::File(path) => return method::get::serve_named(req, path),
@@ -139,6 +150,12 @@ fn by_method(
         Method::Put => method::put::handle(req, target),
         Method::Patch => method::patch::handle(req, target),
         Method::Delete => method::delete::handle(req, target),
+        Method::Propfind => method::dav::propfind::handle(req, target),
+        Method::Proppatch => method::dav::proppatch::handle(req, target),
+        Method::Mkcol => method::dav::mkcol::handle(req, target),
+        Method::Copy | Method::Move => method::dav::copymove::handle(req, target, method),
+        Method::Lock => method::dav::lock::lock(req, target),
+        Method::Unlock => method::dav::lock::unlock(req, target),
         _ => Err(Error::NotImplemented),
     }
 }
