@@ -50,6 +50,13 @@ pub enum Error {
     Conflict(Clash),
     /// The disk is full (507).
     InsufficientStorage,
+    /// WebDAV: a lock someone else holds covers the target, and its token was not submitted
+    /// (423, RFC 4918 §11.3).
+    Locked,
+    /// WebDAV: a request body the method does not take, such as MKCOL's (415).
+    UnsupportedMediaType,
+    /// WebDAV: a COPY or MOVE `Destination` on another server (502, RFC 4918 §9.8.5).
+    OtherServer,
     /// Over `max_connections` (503 with `Retry-After`).
     Overloaded,
     /// An I/O error on the file system (500 unless mapped below).
@@ -150,6 +157,9 @@ impl Error {
             Error::PreconditionFailed => 412,
             Error::Conflict(_) => 409,
             Error::InsufficientStorage => 507,
+            Error::Locked => 423,
+            Error::UnsupportedMediaType => 415,
+            Error::OtherServer => 502,
             Error::Overloaded => 503,
             Error::Io(e) => io_status(e),
         }
@@ -229,6 +239,9 @@ impl Error {
             Error::PreconditionFailed => "the file does not meet the request's If-* conditions",
             Error::Conflict(clash) => clash_why(*clash),
             Error::InsufficientStorage => "the disk is full",
+            Error::Locked => "a lock covers this resource; submit its token in an If header",
+            Error::UnsupportedMediaType => "this method takes no body of that kind",
+            Error::OtherServer => "the destination is on another server",
             Error::Overloaded => "too many connections; try again in a moment",
             Error::Io(e) => io_why(e)?,
         };

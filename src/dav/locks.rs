@@ -20,6 +20,9 @@ impl Locks {
         Ok(())
     }
 
+    /// Drops the locks on `url_path` and below it: what they covered was deleted or moved away.
+    pub fn forget(&self, _url_path: &str) {}
+
     /// The `<D:lockdiscovery>` element's content for `url_path`: one `<D:activelock>` per lock
     /// that covers it (empty when none).
     pub fn discovery_xml(&self, _url_path: &str) -> String {
