@@ -11,6 +11,9 @@
 # when every test of every suite ran and passed with zero warnings. Installs litmus (Debian
 # package `litmus`) with apt-get when it is missing.
 #
+# SHELF_BIN=target/debug/shelf tests/litmus.sh tests that binary instead of building one (CI has
+# a debug build from `cargo build` or `cargo test` already).
+#
 # LITMUS_URL=http://127.0.0.1:8080/ LITMUS_USER=u LITMUS_PASS=p tests/litmus.sh runs the same
 # suites and the same verdict against a server that is already running (shelf started by
 # hand, or another WebDAV server to compare with) and builds nothing.
@@ -20,6 +23,7 @@ TESTS=${TESTS:-"basic copymove props locks http"}
 KEEP_WORK=${KEEP_WORK:-0}
 LITMUS_TIMEOUT=${LITMUS_TIMEOUT:-600} # seconds for all suites: a hung server must not hang CI
 LITMUS_URL=${LITMUS_URL:-}
+SHELF_BIN=${SHELF_BIN:-}              # a shelf binary to test instead of building one in release
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=""
@@ -199,18 +203,24 @@ verdict() {
     printf '%-10s %5d %5d %7d %7d %8d %9d\n' total "$all" "$total_run" "$total_passed" \
         "$total_failed" "$total_skipped" "$total_warnings"
     echo
+    # Tests that passed with a warning count as failed in the closing line.
+    local warned clean
+    warned=$(grep -cE 'pass \(with [0-9]+ warnings?\)' "$out" || true)
+    clean=$((total_passed - warned))
     if ((ok == 0)); then
-        echo "litmus: PASS: $total_passed of $all tests passed, 0 warnings ($TESTS)"
-        return 0
+        echo "litmus: PASS: all $all tests passed, with no warning ($TESTS)"
+    else
+        local not_run=$((all - total_run - total_skipped)) why=""
+        ((not_run > 0)) && why=" (a suite stops at its first failed set-up test)"
+        echo "litmus: FAIL: $total_failed failed, $total_skipped skipped, $not_run not run$why," \
+            "$total_warnings warnings ($TESTS):"
+        # The lines that say what went wrong, so that a CI log shows them without the temp dir.
+        grep -E '^ *[0-9]+\. .*(FAIL|WARNING|SKIPPED)|^ *(WARNING|-> .*skipped)' "$out" \
+            | sed 's/^/  /' | head -60 || true
     fi
-    local not_run=$((all - total_run - total_skipped)) why=""
-    ((not_run > 0)) && why=" (a suite stops at its first failed set-up test)"
-    echo "litmus: FAIL: $total_passed of $all tests passed: $total_failed failed," \
-        "$total_skipped skipped, $not_run not run$why, $total_warnings warnings ($TESTS)"
-    # The lines that say what went wrong, so that a CI log shows them without the temp dir.
-    grep -E '^ *[0-9]+\. .*(FAIL|WARNING|SKIPPED)|^ *(WARNING|-> .*skipped)' "$out" \
-        | sed 's/^/  /' | head -60 || true
-    return 1
+    # The closing line, in the plain form CI logs are read for.
+    echo "litmus: $clean passed, $((all - clean)) failed"
+    return "$ok"
 }
 
 # ---------------------------------------------------------------------------- main
@@ -236,10 +246,15 @@ main() {
         LITMUS_PASS=${LITMUS_PASS:-}
         log "testing the server already running at $LITMUS_URL (LITMUS_URL set: nothing built or started)"
     else
-        command -v cargo >/dev/null || die "cargo is needed to build shelf"
+        [[ -n $SHELF_BIN ]] || command -v cargo >/dev/null || die "cargo is needed to build shelf"
         LITMUS_USER=litmus
         LITMUS_PASS=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-        build_shelf
+        if [[ -n $SHELF_BIN ]]; then
+            [[ -x $SHELF_BIN ]] || die "SHELF_BIN=$SHELF_BIN is not an executable file"
+            log "using $SHELF_BIN (SHELF_BIN set: nothing built)"
+        else
+            build_shelf
+        fi
         write_config
         start_shelf
     fi
