@@ -2,3 +2,4 @@
 //! header, the lock table and property storage. The handlers are in `method/dav/`.
 
 pub mod locks;
+pub mod xml;
