@@ -19,6 +19,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use crate::error::{Error, Oversize};
+use crate::http::encode::encode_path;
 use crate::http::response::{Body, Response, reason};
 
 /// The WebDAV namespace.
@@ -476,6 +477,17 @@ fn push_empty_in(out: &mut String, name: &Name, default_ns: &str) {
     push_element_in(out, &Element::empty(name.clone()), default_ns);
 }
 
+/// The `<D:href>` of the decoded URL path `url_path` (RFC 4918 §8.3): percent-encoded per
+/// segment, absolute, and ending in `/` for a folder (§5.2: a collection's URL "SHOULD" end
+/// in `/`), however the request spelled it.
+pub fn href(url_path: &str, is_dir: bool) -> String {
+    let mut href = encode_path(url_path);
+    if is_dir && !href.ends_with('/') {
+        href.push('/');
+    }
+    href
+}
+
 /// `HTTP/1.1 404 Not Found`: a `<D:status>` line.
 pub fn status_line(status: u16) -> String {
     format!("HTTP/1.1 {status} {}", reason(status))
@@ -682,6 +694,21 @@ mod tests {
         let mut out = String::new();
         push_attr(&mut out, "\"a\"\t\n<");
         assert_eq!(out, "&quot;a&quot;&#9;&#10;&lt;");
+    }
+
+    #[test]
+    fn hrefs() {
+        let rows: &[(&str, bool, &str)] = &[
+            ("/a b/#?%/", true, "/a%20b/%23%3F%25/"),
+            ("//x", false, "/x"),
+            ("/", true, "/"),
+            ("/dir", true, "/dir/"),
+            ("/dir/", true, "/dir/"),
+            ("/été.txt", false, "/%C3%A9t%C3%A9.txt"),
+        ];
+        for (path, is_dir, want) in rows {
+            assert_eq!(href(path, *is_dir), *want, "{path}");
+        }
     }
 
     #[test]
