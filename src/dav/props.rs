@@ -363,17 +363,19 @@ fn list_fd(fd: BorrowedFd<'_>) -> Result<BTreeSet<String>, Errno> {
 fn value_fd(fd: BorrowedFd<'_>, attr: &str, buf: &mut [u8]) -> Result<Option<Vec<u8>>, Errno> {
     match rustix::fs::fgetxattr(fd, attr, &mut *buf) {
         Ok(len) => Ok(Some(buf[..len].to_vec())),
-        Err(Errno::NODATA) => Ok(None),
+        // Without extended attributes here there is no old value; the write then says so.
+        Err(Errno::NODATA | Errno::OPNOTSUPP) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Writes `value` to `attr`, or removes it (`None`; already gone is fine).
+/// Writes `value` to `attr`, or removes it (`None`; already gone, or never possible on a file
+/// system without extended attributes, is fine).
 fn write_fd(fd: BorrowedFd<'_>, attr: &str, value: Option<&[u8]>) -> Result<(), Errno> {
     match value {
         Some(value) => rustix::fs::fsetxattr(fd, attr, value, XattrFlags::empty()),
         None => match rustix::fs::fremovexattr(fd, attr) {
-            Err(Errno::NODATA) => Ok(()),
+            Err(Errno::NODATA | Errno::OPNOTSUPP) => Ok(()),
             other => other,
         },
     }
