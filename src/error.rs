@@ -82,6 +82,9 @@ pub enum Oversize {
     },
     /// A chunked body's trailer section, over `max_header_bytes`.
     Trailers,
+    /// A WebDAV XML body over its own limits: its size, or how many elements it has or how
+    /// deeply they nest (`dav::xml`).
+    Xml,
 }
 
 /// Why policy refused (403). It names the kind of rule, never the rule: not its path, its
@@ -229,6 +232,9 @@ impl Error {
             }
             Error::BodyTooLarge(Oversize::Trailers) => {
                 "the chunked body's trailers are over max_header_bytes"
+            }
+            Error::BodyTooLarge(Oversize::Xml) => {
+                "the XML body is over 1 MiB, 10,000 elements or 64 levels of nesting"
             }
             Error::NotFound => return None,
             Error::Forbidden(refusal) => refusal_why(*refusal),

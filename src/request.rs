@@ -28,8 +28,8 @@ pub struct Request<'a> {
     pub cache: &'a Cache,
     /// The server's counters, for what a handler alone sees (compression).
     pub metrics: &'a Arc<Metrics>,
-    /// The WebDAV locks held now.
-    pub locks: &'a Locks,
+    /// The WebDAV locks held now (an `Arc`, so a streamed body can keep it).
+    pub locks: &'a Arc<Locks>,
     /// The body, read lazily by the handler that wants it.
     pub body: RequestBody<'a>,
     /// The user who authenticated, for the access log.
@@ -50,7 +50,7 @@ impl<'a> Request<'a> {
         config: &'a Arc<Config>,
         cache: &'a Cache,
         metrics: &'a Arc<Metrics>,
-        locks: &'a Locks,
+        locks: &'a Arc<Locks>,
         body: RequestBody<'a>,
     ) -> Request<'a> {
         Request {

@@ -2,3 +2,7 @@
 //! header, the lock table and property storage. The handlers are in `method/dav/`.
 
 pub mod locks;
+pub mod propfind;
+pub mod proppatch;
+pub mod props;
+pub mod xml;
