@@ -190,8 +190,9 @@ fn copy_entry(
     dest: &Target<'_>,
 ) -> Result<Done, Error> {
     if !src.meta.is_dir() {
-        let placed = copy_file(&src.real, dst, existing)?;
-        return Ok(done(placed, Vec::new()));
+        let temp = copy_file(&src.real, dst)?;
+        let _lock = write::lock(&dst.path);
+        return Ok(done(temp.place(&dst.path, existing)?, Vec::new()));
     }
     let temp = TempDir::create_in(&dst.dir)?;
     xattr::copy_dav_props(File::open(&src.real)?, temp.dir())?;
@@ -205,15 +206,14 @@ fn copy_entry(
     Ok(done(placed, members(&dest.url_path, failures)))
 }
 
-/// One file, by the kernel's copy, with its dead properties, into a temporary file that
-/// becomes the destination by one rename, like a PUT.
-fn copy_file(from: &Path, dst: &WriteTarget, existing: Existing) -> Result<Placed, Error> {
+/// One file, by the kernel's copy, with its dead properties, into a temporary file beside
+/// the destination, which becomes it by one rename (`TempFile::place`), like a PUT.
+fn copy_file(from: &Path, dst: &WriteTarget) -> Result<TempFile, Error> {
     let from = tree::open_regular(from)?;
     let mut temp = TempFile::create_in(&dst.dir)?;
     tree::copy_data(&from, temp.file())?;
     xattr::copy_dav_props(&from, temp.file())?;
-    let _lock = write::lock(&dst.path);
-    Ok(temp.place(&dst.path, existing)?)
+    Ok(temp)
 }
 
 /// MOVE: the entry itself (a link stays a link) takes the destination's name by one
@@ -246,7 +246,7 @@ fn move_entry(
     Ok(done(placed, Vec::new()))
 }
 
-/// A MOVE across file systems: the source is copied whole beside the destination and put in
+/// A MOVE across file systems, under the write locks of both paths: the source is copied whole beside the destination and put in
 /// place, then deleted. All or nothing for the copy: when a member cannot be copied, the copy
 /// is dropped, the source stays, and the 207 names the members (at the source). Members that
 /// then cannot be deleted stay at the source and are named in the 207.
@@ -268,7 +268,8 @@ fn move_across(
         }
         temp.place(&dst.path, existing)?
     } else {
-        copy_file(&src.entry, dst, existing)?
+        // Under the locks `move_entry` holds.
+        copy_file(&src.entry, dst)?.place(&dst.path, existing)?
     };
     if placed == Placed::Kept {
         return Ok(done(placed, Vec::new()));
