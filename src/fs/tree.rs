@@ -9,14 +9,21 @@
 //! those a crash leaves behind are swept (`fs::write::sweep`).
 
 use std::collections::HashSet;
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use rustix::fs::{CWD, FlockOperation, OFlags, RenameFlags, copy_file_range, flock, renameat_with};
+use rustix::fs::{
+    AtFlags, CWD, Dir, FileType, FlockOperation, Mode, OFlags, RenameFlags, copy_file_range, flock,
+    openat, readlinkat, renameat_with, statat, unlinkat,
+};
 use rustix::io::Errno;
 
 use super::path::{TEMP_PREFIX, is_absent};
@@ -193,78 +200,171 @@ fn lock_dir(path: &Path) -> io::Result<File> {
 
 /// Removes the entry at `top` and everything below it, never following a link; returns what
 /// could not be removed (relative to `top`). RFC 4918 §9.6.1: a member that fails keeps its
-/// ancestors, which are not reported themselves. Iterative: a deep tree cannot overflow a
-/// connection thread's stack.
+/// ancestors, which are not reported themselves.
+///
+/// The walk goes by open folders (`openat` with `O_NOFOLLOW`, `unlinkat`), never by path: a
+/// folder swapped for a symlink while the walk runs is never followed. Iterative, so a deep
+/// tree cannot overflow a connection thread's stack; a folder is opened only when its turn
+/// comes, so the open descriptors are about one per level.
 pub fn remove_tree(top: &Path) -> Vec<Failure> {
-    let mut failures = Vec::new();
-    let fail = |failures: &mut Vec<Failure>, path: &Path, error| {
-        let rel = path.strip_prefix(top).unwrap_or(path).to_path_buf();
-        failures.push(Failure { rel, error });
-    };
-    match fs::symlink_metadata(top) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            if let Err(e) = fs::remove_file(top) {
-                fail(&mut failures, top, e);
+    let mut walk = Removal::default();
+    let dir = match fs::symlink_metadata(top) {
+        Err(e) if is_absent(&e) => return Vec::new(),
+        Ok(meta) if !meta.is_dir() => {
+            if let Err(error) = fs::remove_file(top) {
+                walk.fail(PathBuf::new(), error);
             }
-            return failures;
+            return walk.failures;
         }
-        Err(e) if is_absent(&e) => return failures,
-        Err(e) => {
-            fail(&mut failures, top, e);
-            return failures;
+        Ok(_) => open_dir(top).map(OwnedFd::from),
+        Err(e) => Err(e),
+    };
+    match dir {
+        Ok(dir) => walk.run(dir, top),
+        Err(error) => walk.fail(PathBuf::new(), error),
+    }
+    walk.failures
+}
+
+/// A folder met in a walk: the open folder it is in, its name there, its path below the top.
+/// The top itself has no parent.
+#[derive(Clone)]
+struct Member {
+    parent: Option<Rc<OwnedFd>>,
+    name: CString,
+    rel: PathBuf,
+}
+
+impl Member {
+    fn child(parent: &Rc<OwnedFd>, rel: &Path, name: &CStr) -> Member {
+        Member {
+            parent: Some(parent.clone()),
+            name: name.to_owned(),
+            rel: rel.join(OsStr::from_bytes(name.to_bytes())),
         }
     }
-    // Folders that keep a member, and so stay: not removed, not reported.
-    let mut kept: HashSet<PathBuf> = HashSet::new();
-    let keep = |kept: &mut HashSet<PathBuf>, path: &Path| {
-        kept.extend(
-            path.ancestors()
-                .take_while(|a| a.starts_with(top))
-                .map(Path::to_path_buf),
-        );
-    };
-    // (folder, its members already removed)
-    let mut stack = vec![(top.to_path_buf(), false)];
-    while let Some((dir, emptied)) = stack.pop() {
-        if emptied {
-            if !kept.contains(&dir)
-                && let Err(e) = fs::remove_dir(&dir)
-            {
-                keep(&mut kept, &dir);
-                fail(&mut failures, &dir, e);
+
+    /// Opens the folder itself, never through a link.
+    fn open(&self) -> io::Result<OwnedFd> {
+        let parent = self.parent.as_ref().ok_or(io::ErrorKind::NotFound)?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(openat(
+            &**parent,
+            self.name.as_c_str(),
+            flags,
+            Mode::empty(),
+        )?)
+    }
+}
+
+/// What a removal walk has found so far.
+#[derive(Default)]
+struct Removal {
+    failures: Vec<Failure>,
+    /// Folders that keep a member, and so stay: not removed, not reported.
+    kept: HashSet<PathBuf>,
+}
+
+/// One step of a removal: empty an open folder, or remove a folder once emptied.
+enum Step {
+    Empty(Rc<OwnedFd>, PathBuf),
+    Open(Member),
+    Remove(Member),
+}
+
+impl Removal {
+    fn run(&mut self, top_dir: OwnedFd, top: &Path) {
+        let top_member = Member {
+            parent: None,
+            name: CString::default(),
+            rel: PathBuf::new(),
+        };
+        let mut steps = vec![
+            Step::Remove(top_member),
+            Step::Empty(Rc::new(top_dir), PathBuf::new()),
+        ];
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::Empty(dir, rel) => {
+                    let folders = self.empty(&dir, &rel);
+                    steps.extend(
+                        folders
+                            .into_iter()
+                            .flat_map(|member| [Step::Remove(member.clone()), Step::Open(member)]),
+                    );
+                }
+                Step::Open(member) => match member.open() {
+                    Ok(dir) => steps.push(Step::Empty(Rc::new(dir), member.rel)),
+                    Err(error) => self.fail(member.rel, error),
+                },
+                Step::Remove(member) if self.kept.contains(&member.rel) => {}
+                Step::Remove(member) => {
+                    let removed = match &member.parent {
+                        Some(parent) => {
+                            unlinkat(&**parent, member.name.as_c_str(), AtFlags::REMOVEDIR)
+                                .map_err(io::Error::from)
+                        }
+                        None => fs::remove_dir(top),
+                    };
+                    if let Err(error) = removed {
+                        self.fail(member.rel, error);
+                    }
+                }
             }
-            continue;
         }
-        stack.push((dir.clone(), true));
-        let entries = match fs::read_dir(&dir) {
+    }
+
+    /// Removes what the open folder `dir` (at `rel`) holds but its folders, which it returns.
+    fn empty(&mut self, dir: &Rc<OwnedFd>, rel: &Path) -> Vec<Member> {
+        let mut folders = Vec::new();
+        let entries = match Dir::read_from(&**dir) {
             Ok(entries) => entries,
             Err(e) => {
-                keep(&mut kept, &dir);
-                fail(&mut failures, &dir, e);
-                continue;
+                self.fail(rel.to_path_buf(), e.into());
+                return folders;
             }
         };
         for entry in entries {
-            let (path, is_dir) = match entry.and_then(|e| Ok((e.path(), e.file_type()?.is_dir()))) {
-                Ok(found) => found,
+            let entry = match entry {
+                Ok(entry) => entry,
                 Err(e) => {
-                    keep(&mut kept, &dir);
-                    fail(&mut failures, &dir, e);
-                    continue;
+                    self.fail(rel.to_path_buf(), e.into());
+                    break;
                 }
             };
-            if is_dir {
-                stack.push((path, false));
-            } else if let Err(e) = fs::remove_file(&path) {
-                if let Some(parent) = path.parent() {
-                    keep(&mut kept, parent);
+            let name = entry.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let member = || rel.join(OsStr::from_bytes(name.to_bytes()));
+            match kind_at(dir, name, entry.file_type()) {
+                Ok(FileType::Directory) => folders.push(Member::child(dir, rel, name)),
+                Ok(_) => {
+                    if let Err(e) = unlinkat(&**dir, name, AtFlags::empty()) {
+                        self.fail(member(), e.into());
+                    }
                 }
-                fail(&mut failures, &path, e);
+                Err(e) => self.fail(member(), e),
             }
         }
+        folders
     }
-    failures
+
+    /// Records a member that stays, and keeps its ancestors.
+    fn fail(&mut self, rel: PathBuf, error: io::Error) {
+        self.kept.extend(rel.ancestors().map(Path::to_path_buf));
+        self.failures.push(Failure { rel, error });
+    }
+}
+
+/// What the entry `name` in the open folder `dir` is: the listing's type when it says, else
+/// `fstatat`'s (never following a link).
+fn kind_at(dir: &OwnedFd, name: &CStr, listed: FileType) -> io::Result<FileType> {
+    if listed != FileType::Unknown {
+        return Ok(listed);
+    }
+    let stat = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(FileType::from_raw_mode(stat.st_mode))
 }
 
 /// Copies the bytes of `from` to `to` from their current positions: by the kernel
@@ -356,9 +456,9 @@ impl TempDir {
         &self.dir
     }
 
-    /// Copies the members of the folder `from` into this one, all the way down (see
+    /// Copies the members of the open folder `from` into this one, all the way down (see
     /// [`copy_members`]).
-    pub fn fill_from(&self, from: &Path) -> Vec<Failure> {
+    pub fn fill_from(&self, from: &File) -> Vec<Failure> {
         copy_members(from, &self.path, &|| self.touch())
     }
 
@@ -428,44 +528,60 @@ impl Drop for TempLink {
     }
 }
 
-/// Copies what the folder `from` holds into the existing folder `to`, all the way down, and
-/// returns the members that failed (relative to `from`). Files are copied with their
+/// Copies what the open folder `from` holds into the existing folder `to`, all the way down,
+/// and returns the members that failed (relative to `from`). Files are copied with their
 /// dead properties; folders are made anew with theirs; a symlink is copied as a link (the same
 /// target text), never followed, so a copy cannot loop or read outside the tree — and reads of
 /// the new link are judged like any link, by where it leads. Temporary files are in-flight
 /// uploads, not members: skipped. Pipes, sockets and devices are refused. `touch` runs after
 /// each member.
-pub fn copy_members(from: &Path, to: &Path, touch: &dyn Fn()) -> Vec<Failure> {
+///
+/// The source is walked by open folders (`openat` with `O_NOFOLLOW`), never by path, so a
+/// folder swapped for a symlink while the copy runs (a MOVE elsewhere) is never followed out
+/// of the tree. The copy is made by path: it is under a temporary name no request can reach.
+pub fn copy_members(from: &File, to: &Path, touch: &dyn Fn()) -> Vec<Failure> {
+    let top = match from.try_clone() {
+        Ok(top) => OwnedFd::from(top),
+        Err(error) => {
+            let rel = PathBuf::new();
+            return vec![Failure { rel, error }];
+        }
+    };
     let mut failures = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(rel) = pending.pop() {
-        let entries = match fs::read_dir(from.join(&rel)) {
+    let mut pending = vec![(top, PathBuf::new())];
+    while let Some((dir, rel)) = pending.pop() {
+        let entries = match Dir::read_from(&dir) {
             Ok(entries) => entries,
-            Err(error) => {
-                failures.push(Failure { rel, error });
+            Err(e) => {
+                failures.push(Failure {
+                    rel,
+                    error: e.into(),
+                });
                 continue;
             }
         };
         for entry in entries {
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(error) => {
+                Err(e) => {
                     failures.push(Failure {
                         rel: rel.clone(),
-                        error,
+                        error: e.into(),
                     });
-                    continue;
+                    break;
                 }
             };
             let name = entry.file_name();
-            if name.as_encoded_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            let bytes = name.to_bytes();
+            if matches!(bytes, b"." | b"..") || bytes.starts_with(TEMP_PREFIX.as_bytes()) {
                 continue;
             }
-            let member = rel.join(&name);
-            let (src, dst) = (from.join(&member), to.join(&member));
-            match copy_member(&entry, &src, &dst) {
-                Ok(true) => pending.push(member),
-                Ok(false) => {}
+            let member = rel.join(OsStr::from_bytes(bytes));
+            let copied = kind_at(&dir, name, entry.file_type())
+                .and_then(|kind| copy_member(&dir, name, kind, &to.join(&member)));
+            match copied {
+                Ok(Some(sub)) => pending.push((sub, member)),
+                Ok(None) => {}
                 Err(error) => failures.push(Failure { rel: member, error }),
             }
             touch();
@@ -474,29 +590,46 @@ pub fn copy_members(from: &Path, to: &Path, touch: &dyn Fn()) -> Vec<Failure> {
     failures
 }
 
-/// Copies one member; `Ok(true)` for a folder, whose members come next.
-fn copy_member(entry: &fs::DirEntry, src: &Path, dst: &Path) -> io::Result<bool> {
-    let kind = entry.file_type()?;
-    if kind.is_dir() {
-        fs::create_dir(dst)?;
-        xattr::copy_dav_props(open_dir(src)?, open_dir(dst)?)?;
-        Ok(true)
-    } else if kind.is_file() {
-        let from = open_regular(src)?;
-        let to = OpenOptions::new().write(true).create_new(true).open(dst)?;
-        copy_data(&from, &to)?;
-        xattr::copy_dav_props(&from, &to)?;
-        Ok(false)
-    } else if kind.is_symlink() {
-        std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
-        Ok(false)
-    } else {
-        Err(not_copied())
+/// Copies the entry `name` of the open folder `dir` to `dst`; a folder is made empty and
+/// returned open, its members to come.
+fn copy_member(
+    dir: &OwnedFd,
+    name: &CStr,
+    kind: FileType,
+    dst: &Path,
+) -> io::Result<Option<OwnedFd>> {
+    let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match kind {
+        FileType::Directory => {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | nofollow;
+            let sub = openat(dir, name, flags, Mode::empty())?;
+            fs::create_dir(dst)?;
+            xattr::copy_dav_props(&sub, open_dir(dst)?)?;
+            Ok(Some(sub))
+        }
+        FileType::RegularFile => {
+            // Non-blocking: a pipe swapped in meanwhile must not hold the copy up.
+            let flags = OFlags::RDONLY | OFlags::NONBLOCK | nofollow;
+            let from = File::from(openat(dir, name, flags, Mode::empty())?);
+            if !from.metadata()?.is_file() {
+                return Err(not_copied());
+            }
+            let to = OpenOptions::new().write(true).create_new(true).open(dst)?;
+            copy_data(&from, &to)?;
+            xattr::copy_dav_props(&from, &to)?;
+            Ok(None)
+        }
+        FileType::Symlink => {
+            let target = readlinkat(dir, name, Vec::new())?;
+            std::os::unix::fs::symlink(OsStr::from_bytes(target.to_bytes()), dst)?;
+            Ok(None)
+        }
+        _ => Err(not_copied()),
     }
 }
 
-/// Opens a folder (for its lock or its properties), never through a link.
-fn open_dir(path: &Path) -> io::Result<File> {
+/// Opens a folder (for its lock, its properties or a copy), never through a link.
+pub fn open_dir(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags((OFlags::DIRECTORY | OFlags::NOFOLLOW).bits() as i32)
@@ -672,7 +805,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let failures = copy_members(&from, &to, &|| {});
+        let failures = copy_members(&open_dir(&from).unwrap(), &to, &|| {});
         let rels: Vec<_> = failures.iter().map(|f| f.rel.clone()).collect();
         assert_eq!(rels, [PathBuf::from("pipe")]);
         assert_eq!(failures[0].error.kind(), io::ErrorKind::PermissionDenied);
@@ -688,6 +821,29 @@ mod tests {
         assert_eq!(fs::read_link(to.join("out")).unwrap(), Path::new("/etc"));
         assert!(!to.join(format!("{TEMP_PREFIX}1-1")).exists());
         assert!(!to.join("pipe").exists());
+    }
+
+    /// A folder swapped for a symlink after the listing called it a folder (a MOVE racing a
+    /// copy or a removal) is never followed: the open by name refuses the link.
+    #[test]
+    fn a_folder_swapped_for_a_link_is_not_followed() {
+        let dir = Dir::new("swap");
+        let outside = Dir::new("swap-out");
+        fs::write(outside.0.join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(&outside.0, dir.0.join("sub")).unwrap();
+        let fd = OwnedFd::from(open_dir(&dir.0).unwrap());
+        let name = CString::new("sub").unwrap();
+        let copy = dir.0.join("copy");
+        for listed in [FileType::Directory, FileType::RegularFile] {
+            assert!(
+                copy_member(&fd, &name, listed, &copy).is_err(),
+                "{listed:?}"
+            );
+            assert!(!copy.exists(), "{listed:?}");
+        }
+        let member = Member::child(&Rc::new(fd), Path::new(""), &name);
+        assert!(member.open().is_err());
+        assert_eq!(fs::read(outside.0.join("secret")).unwrap(), b"s");
     }
 
     /// A temporary folder goes with what it holds unless placed.

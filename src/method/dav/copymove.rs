@@ -11,7 +11,7 @@
 //!
 //! A taken destination is replaced with no half state visible (`fs::tree::place`).
 
-use std::fs::{self, File, Metadata};
+use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
 use crate::access;
@@ -194,10 +194,11 @@ fn copy_entry(
         let _lock = write::lock(&dst.path);
         return Ok(done(temp.place(&dst.path, existing)?, Vec::new()));
     }
+    let from = tree::open_dir(&src.real)?;
     let temp = TempDir::create_in(&dst.dir)?;
-    xattr::copy_dav_props(File::open(&src.real)?, temp.dir())?;
+    xattr::copy_dav_props(&from, temp.dir())?;
     let failures = match reach {
-        Depth::Infinity => temp.fill_from(&src.real),
+        Depth::Infinity => temp.fill_from(&from),
         Depth::Zero | Depth::One => Vec::new(),
     };
     let _lock = write::lock(&dst.path);
@@ -260,9 +261,10 @@ fn move_across(
     let placed = if kind.is_symlink() {
         TempLink::copy_in(&dst.dir, &src.entry)?.place(&dst.path, existing)?
     } else if kind.is_dir() {
+        let from = tree::open_dir(&src.entry)?;
         let temp = TempDir::create_in(&dst.dir)?;
-        xattr::copy_dav_props(File::open(&src.entry)?, temp.dir())?;
-        let failures = temp.fill_from(&src.entry);
+        xattr::copy_dav_props(&from, temp.dir())?;
+        let failures = temp.fill_from(&from);
         if !failures.is_empty() {
             return Ok(done(Placed::Kept, members(&source.url_path, failures)));
         }
