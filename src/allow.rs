@@ -26,7 +26,17 @@ pub fn served(config: &Config) -> Vec<Method> {
 /// True when `client` may use `method` on `url_path` as far as its address tells (credentials
 /// are asked when the request comes). Ignores routes: for a listing's own buttons.
 pub fn permits(config: &Config, url_path: &str, method: &Method, client: IpAddr) -> bool {
-    is_served(config, method) && access::admits(config, url_path, method, client)
+    is_served(config, method) && access::admits(config, url_path, judged_as(method), client)
+}
+
+/// The method `[[acl]]` judges on the request target for `method`: itself, but COPY, which
+/// only reads its source and is judged as GET there (issue 11: "COPY needs read on the source
+/// and write on the destination"); the COPY handler judges the destination as COPY.
+pub fn judged_as(method: &Method) -> &Method {
+    match method {
+        Method::Copy => &Method::Get,
+        other => other,
+    }
 }
 
 /// The methods `client` may use on `target`: `[[acl]]` on the request path, minus the writes

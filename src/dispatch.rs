@@ -6,6 +6,7 @@ use crate::access;
 use crate::allow;
 use crate::config::Config;
 use crate::cors;
+use crate::dav;
 use crate::error::{Error, NotAllowed};
 use crate::fs::path::normalize_path;
 use crate::http::Method;
@@ -76,6 +77,14 @@ fn locate<'a>(
     })
 }
 
+/// Where a COPY or MOVE goes: its `Destination` (RFC 4918 §10.3), decoded, normalised and
+/// routed by [`locate`] exactly as a request target is, so one set of rules confines both.
+/// Resolved here rather than in the handler because routing sits above the handlers.
+fn destination<'a>(config: &'a Config, head: &'a Head) -> Result<Target<'a>, Error> {
+    let raw_path = dav::destination::destination(head)?;
+    locate(config, raw_path, None)
+}
+
 /// `redirect_http` (SPEC §2): 308 to the same path and query on the HTTPS port.
 fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Response, Error> {
     let host = req
@@ -118,7 +127,10 @@ fn by_method(
     let config = req.config;
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
-    let checked = if delete_form { &Method::Delete } else { method };
+    let checked = match delete_form {
+        true => &Method::Delete,
+        false => allow::judged_as(method),
+    };
     if let Some(why) = allow::refusal(config, target, checked) {
         return Err(allow::not_allowed(config, target, req.client, why));
     }
@@ -153,7 +165,10 @@ fn by_method(
         Method::Propfind => method::dav::propfind::handle(req, target),
         Method::Proppatch => method::dav::proppatch::handle(req, target),
         Method::Mkcol => method::dav::mkcol::handle(req, target),
-        Method::Copy | Method::Move => method::dav::copymove::handle(req, target, method),
+        Method::Copy | Method::Move => {
+            let to = destination(config, req.head)?;
+            method::dav::copymove::handle(req, target, &to, method)
+        }
         Method::Lock => method::dav::lock::lock(req, target),
         Method::Unlock => method::dav::lock::unlock(req, target),
         _ => Err(Error::NotImplemented),

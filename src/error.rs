@@ -103,6 +103,13 @@ pub enum Refusal {
     Root,
     /// A form posted from a page of another site (cross-site request forgery).
     CrossSite,
+    /// A COPY or MOVE whose destination is its source (RFC 4918 §9.8.5).
+    SameResource,
+    /// A COPY or MOVE of a folder into itself, or over a folder that holds the source.
+    Nested,
+    /// A COPY or MOVE to where no `[[acl]]` rule lets this method write, or to a route that
+    /// serves no folder.
+    DestinationClosed,
 }
 
 /// Why credentials did not do (401).
@@ -125,6 +132,8 @@ pub enum NotAllowed {
     TraceOff,
     /// CONNECT: shelf is not a proxy.
     Connect,
+    /// MKCOL where something exists already (RFC 4918 §9.3.1: only an unmapped URL).
+    Mapped,
 }
 
 /// What a write ran into (409).
@@ -140,6 +149,8 @@ pub enum Clash {
     NamesTaken,
     /// A write's path runs through a file where it needs a folder (`/file.txt/child`).
     FileInTheWay,
+    /// A WebDAV write whose folder does not exist: WebDAV never creates the folders above.
+    NoParent,
 }
 
 impl Error {
@@ -277,6 +288,9 @@ fn refusal_why(refusal: Refusal) -> &'static str {
         Refusal::WritesClosed => "writes are not allowed here",
         Refusal::Root => "the root folder cannot be deleted",
         Refusal::CrossSite => "a form on another site may not write here",
+        Refusal::SameResource => "the destination is the source itself",
+        Refusal::Nested => "a folder cannot go inside itself, nor replace a folder holding it",
+        Refusal::DestinationClosed => "writes are not allowed at the destination",
     }
 }
 
@@ -287,6 +301,7 @@ fn not_allowed_why(why: NotAllowed, allow: &str) -> Cow<'static, str> {
         NotAllowed::ReadOnly => "this path cannot be written",
         NotAllowed::TraceOff => "TRACE is turned off",
         NotAllowed::Connect => "shelf is not a proxy",
+        NotAllowed::Mapped => "something exists here already; MKCOL needs a free name",
     };
     match allow.is_empty() {
         true => Cow::Borrowed(why),
@@ -302,6 +317,7 @@ fn clash_why(clash: Clash) -> &'static str {
         Clash::NotAFolder => "the target is a file; upload into a folder",
         Clash::NamesTaken => "too many files already have this name",
         Clash::FileInTheWay => "a file is in the way: the path needs a folder there",
+        Clash::NoParent => "the folder this goes in does not exist; create it first (MKCOL)",
     }
 }
 
