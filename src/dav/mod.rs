@@ -1,4 +1,5 @@
 //! WebDAV (RFC 4918) beneath the handlers: the XML of request and response bodies, the `If`
 //! header, the lock table and property storage. The handlers are in `method/dav/`.
 
+pub mod ifheader;
 pub mod locks;
