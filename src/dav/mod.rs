@@ -2,4 +2,5 @@
 //! header, the lock table and property storage. The handlers are in `method/dav/`.
 
 pub mod ifheader;
+pub mod lockinfo;
 pub mod locks;
