@@ -185,8 +185,9 @@ impl Locks {
         self.check_tokens(header.as_ref(), url_path, effect, Principal::User(user))
     }
 
-    /// Refuses (423) a write with `effect` on `url_path` when a lock it needs is not among
-    /// the tokens `header` submits (or was taken by another user than `principal`).
+    /// Refuses (423) a write with `effect` on `url_path` unless, for every resource it
+    /// touches that is locked, `header` submits the token of one of the locks on it (taken
+    /// by `principal`): an exclusive lock's own, or any one of shared locks (RFC 4918 §6.1).
     pub fn check_tokens(
         &self,
         header: Option<&IfHeader>,
@@ -195,17 +196,22 @@ impl Locks {
         principal: Principal<'_>,
     ) -> Result<(), Error> {
         let submitted: Vec<&str> = header.map_or_else(Vec::new, |h| h.tokens().collect());
+        let held = |lock: &ActiveLock| {
+            submitted.contains(&lock.token.as_str()) && may_use(lock, principal)
+        };
         let table = self.table();
         let now = Instant::now();
-        let missing = table
-            .needed(key(url_path), effect, now)
-            .find(|lock| !(submitted.contains(&lock.token.as_str()) && may_use(lock, principal)));
-        match missing {
-            Some(lock) => Err(Error::Dav(DavCondition::LockTokenSubmitted(encode_path(
-                &lock.root,
-            )))),
-            None => Ok(()),
+        for touched in table.touched(key(url_path), effect, now) {
+            let mut locks = table.covering(&touched, now).peekable();
+            let Some(first) = locks.peek().copied() else {
+                continue;
+            };
+            if !locks.any(held) {
+                let href = encode_path(&first.root);
+                return Err(Error::Dav(DavCondition::LockTokenSubmitted(href)));
+            }
         }
+        Ok(())
     }
 
     /// True when `header` holds for a request to `request_path`. The ETags it compares are
@@ -466,23 +472,24 @@ impl Table {
             .filter(move |lock| lock.expires > now)
     }
 
-    /// The locks a write with `effect` on `key` must hold the tokens of.
-    fn needed<'t>(
-        &'t self,
-        key: &'t str,
-        effect: Effect,
-        now: Instant,
-    ) -> impl Iterator<Item = &'t ActiveLock> {
-        let parent = ancestors(key)
-            .next()
-            .filter(|_| effect != Effect::Changes)
-            .into_iter()
-            .flat_map(move |folder| self.at(folder, now).filter(|l| l.depth == Depth::Zero));
-        let below = (effect == Effect::Removes)
-            .then(|| self.below(key, now))
-            .into_iter()
-            .flatten();
-        self.covering(key, now).chain(parent).chain(below)
+    /// The keys of the resources a write with `effect` on `key` touches, whose locks it
+    /// must hold one of: the target; for a new or removed member, its folder (whose list of
+    /// members changes); for a removal, every locked resource below the target.
+    fn touched(&self, key: &str, effect: Effect, now: Instant) -> Vec<String> {
+        let mut keys = vec![key.to_string()];
+        if effect != Effect::Changes
+            && let Some(parent) = ancestors(key).next()
+        {
+            keys.push(parent.to_string());
+        }
+        if effect == Effect::Removes {
+            let below = self
+                .below(key, now)
+                .map(|lock| self::key(&lock.root).to_string());
+            keys.extend(below);
+            keys.dedup();
+        }
+        keys
     }
 
     /// The live locks a new lock of `scope` and `depth` on `key` would overlap and conflict
@@ -656,6 +663,26 @@ mod tests {
             let wrong = format!("{}x", lock.token);
             assert_eq!(is_locked(check(&locks, path, *effect, &[&wrong])), *locked);
         }
+    }
+
+    #[test]
+    fn one_of_several_shared_locks_suffices() {
+        let locks = Locks::new();
+        let first = locks.lock("/a.txt", shared(Depth::Zero)).unwrap();
+        let second = locks.lock("/a.txt", shared(Depth::Zero)).unwrap();
+        assert!(is_locked(check(&locks, "/a.txt", Effect::Changes, &[])));
+        check(&locks, "/a.txt", Effect::Changes, &[&first.token]).unwrap();
+        check(&locks, "/a.txt", Effect::Changes, &[&second.token]).unwrap();
+        // Removing a folder touches every locked resource below it: each needs one of its own.
+        let folder = locks.lock("/d/", shared(Depth::Zero)).unwrap();
+        let member = locks.lock("/d/m", shared(Depth::Zero)).unwrap();
+        let both = [folder.token.as_str(), member.token.as_str()];
+        assert!(is_locked(check(&locks, "/d/", Effect::Removes, &both[..1])));
+        assert!(is_locked(check(&locks, "/d/", Effect::Removes, &both[1..])));
+        check(&locks, "/d/", Effect::Removes, &both).unwrap();
+        // A shared Depth-infinity lock above covers the member too: its token is one of its.
+        let above = locks.lock("/", shared(Depth::Infinity)).unwrap();
+        check(&locks, "/d/", Effect::Removes, &[&above.token]).unwrap();
     }
 
     #[test]
