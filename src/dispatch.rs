@@ -4,11 +4,13 @@
 
 use crate::access;
 use crate::allow;
-use crate::config::Config;
+use crate::config::{Config, RouteTarget};
 use crate::cors;
 use crate::dav;
+use crate::dav::locks::Resources;
 use crate::error::{Error, NotAllowed};
-use crate::fs::path::normalize_path;
+use crate::fs::etag;
+use crate::fs::path::{Resolved, normalize_path, resolve};
 use crate::http::Method;
 use crate::http::accept;
 use crate::http::parse::{Head, split_target};
@@ -141,12 +143,13 @@ fn by_method(
         return Ok(preflight);
     }
     req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
-    // RFC 4918 §7: a write to what someone else's lock covers needs that lock's token.
-    if config.webdav.enabled
-        && checked.is_write()
-        && !matches!(checked, Method::Lock | Method::Unlock)
-    {
-        req.locks.check_write(req.head, &target.url_path)?;
+    // RFC 4918 §10.4, §7: a write's `If` header must hold (412), and a write to what someone
+    // else's lock covers needs that lock's token (423).
+    if config.webdav.enabled && checked.is_write() {
+        let (files, user) = (Disk { config }, req.user.as_deref());
+        let path = &target.url_path;
+        req.locks
+            .check_request(req.head, checked, path, user, &files)?;
     }
     match routing::answer(method, target) {
         RouteAnswer::Respond(response) => return Ok(response),
@@ -172,6 +175,35 @@ fn by_method(
         Method::Lock => method::dav::lock::lock(req, target),
         Method::Unlock => method::dav::lock::unlock(req, target),
         _ => Err(Error::NotImplemented),
+    }
+}
+
+/// The files behind URL paths, as the `If` header and the lock checks see them: what a
+/// read of the path would find (routes, hidden files and symlinks judged as for a GET).
+struct Disk<'c> {
+    config: &'c Config,
+}
+
+impl Disk<'_> {
+    /// What is at `url_path`; `None` when nothing is, or a route other than `dir` answers it.
+    fn find(&self, url_path: &str) -> Option<Resolved> {
+        let route = routing::first_match(self.config, url_path);
+        if route.is_some_and(|route| !matches!(route.target, RouteTarget::Dir(_))) {
+            return None;
+        }
+        let (root, fs_path) = routing::place(self.config, route, url_path);
+        resolve(root, &fs_path, self.config.server.hidden).ok()
+    }
+}
+
+impl Resources for Disk<'_> {
+    fn etag(&self, url_path: &str) -> Option<String> {
+        let found = self.find(url_path)?;
+        (!found.is_dir).then(|| etag::for_file(&found.metadata))
+    }
+
+    fn exists(&self, url_path: &str) -> bool {
+        self.find(url_path).is_some()
     }
 }
 

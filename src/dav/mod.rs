@@ -3,6 +3,8 @@
 
 pub mod depth;
 pub mod destination;
+pub mod ifheader;
+pub mod lockinfo;
 pub mod locks;
 pub mod multistatus;
 pub mod propfind;
