@@ -12,11 +12,17 @@ Subcommands:
   idle-rss PORT N PATH PID...    open N keep-alive connections, one GET each, keep them open,
                                  print "<rss KiB> <connections still open>"
   wrk-line FILE                  print the BENCH line (from bench/report.lua) of a wrk log
-  report RESULTS                 print the results table (see run.sh for the row format)
+  report RESULTS [A B]           print the results table (see run.sh for the row format);
+                                 A and B name the two servers (default: shelf nginx)
+  dav-fixtures DIR N             make DIR a folder of N entries for the PROPFIND scenario
+                                 (one folder in ten, files of 200 B - 20 KiB)
+  multistatus FILE               check FILE is a WebDAV multistatus; print "<responses>
+                                 <distinct hrefs> <bytes>"
 """
 
 import json
 import os
+import xml.etree.ElementTree as ET
 import random
 import socket
 import statistics
@@ -169,6 +175,36 @@ def fixtures(root, paths_file):
         f.write("\n".join(paths) + "\n")
 
 
+def dav_fixtures(folder, n):
+    """A folder of n entries as a WebDAV client lists it: mostly files of a few kinds and
+    sizes (so getcontenttype and getcontentlength vary), one entry in ten a subfolder."""
+    rng = random.Random(20261203)  # fixed seed: the same folder on every run and machine
+    kinds = ["txt", "html", "css", "js", "json", "png", "pdf", "jpg"]
+    os.makedirs(folder, exist_ok=True)
+    for i in range(n):
+        if i % 10 == 9:
+            os.makedirs(os.path.join(folder, f"folder-{i:04d}"), exist_ok=True)
+            continue
+        size = int(200 * (100 ** rng.random()))
+        with open(os.path.join(folder, f"file-{i:04d}.{kinds[i % len(kinds)]}"), "wb") as f:
+            f.write(b"x" * size)
+
+
+def multistatus(path):
+    """Parse a 207 body as XML (any prefix for DAV:); count its responses and their hrefs."""
+    with open(path, "rb") as f:
+        body = f.read()
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        sys.exit(f"{path}: not well-formed XML: {e}")
+    if root.tag != "{DAV:}multistatus":
+        sys.exit(f"{path}: the root element is {root.tag}, not DAV: multistatus")
+    responses = root.findall("{DAV:}response")
+    hrefs = {r.findtext("{DAV:}href") for r in responses}
+    print(len(responses), len(hrefs - {None}), len(body))
+
+
 # ---------------------------------------------------------------------------- idle connections
 
 
@@ -246,16 +282,19 @@ def fmt_value(value, unit):
         return f"{value:,.1f} MiB/s"
     if unit == "MiB":
         return f"{value:,.1f} MiB"
+    if unit == "KiB":
+        return f"{value:,.1f} KiB"
     if unit == "us":
         return f"{value:,.1f} µs"
     return f"{value} {unit}"
 
 
-def report(results_path):
+def report(results_path, servers=("shelf", "nginx")):
     """Rows of RESULTS: `scenario<TAB>server<TAB>value<TAB>unit`, one per round (or one), and
     notes `scenario<TAB>-<TAB>-<TAB>text` shown at the end of the scenario's line.
 
-    Throughput scenarios come first, in the order run; then the resource rows (RSS, CPU)."""
+    Throughput scenarios come first, in the order run; then the resource rows (RSS, CPU). A
+    ratio only where both servers were measured: a server that was not has no number."""
     order = []
     values = {}
     units = {}
@@ -272,12 +311,13 @@ def report(results_path):
             values.setdefault((scenario, server), []).append(float(value))
     throughput = ("req/s", "MiB/s")
     order.sort(key=lambda s: units[s] not in throughput)  # stable: keeps the run order
-    print(f"{'scenario':<15}{'shelf':<18}{'nginx':<18}shelf/nginx")
+    first, second = servers
+    print(f"{'scenario':<15}{first:<18}{second:<18}{first}/{second}")
     for scenario in order:
         unit = units[scenario]
         cells = []
         medians = {}
-        for server in ("shelf", "nginx"):
+        for server in servers:
             got = values.get((scenario, server))
             if got:
                 medians[server] = statistics.median(got)
@@ -286,8 +326,8 @@ def report(results_path):
                 cells.append("n/a")
         # A ratio only for throughput, where higher is better in both columns alike.
         ratio = ""
-        if unit in throughput and medians.get("nginx"):
-            ratio = f"{medians.get('shelf', 0) / medians['nginx']:.2f}"
+        if unit in throughput and first in medians and medians.get(second):
+            ratio = f"{medians[first] / medians[second]:.2f}"
         note = "; ".join(notes.get(scenario, []))
         line = f"{scenario:<15}{cells[0]:<18}{cells[1]:<18}{ratio:<6}"
         if note:
@@ -316,7 +356,11 @@ def main(argv):
     elif cmd == "wrk-line":
         wrk_line(args[0])
     elif cmd == "report":
-        report(args[0])
+        report(args[0], tuple(args[1:3]) if len(args) >= 3 else ("shelf", "nginx"))
+    elif cmd == "dav-fixtures":
+        dav_fixtures(args[0], int(args[1]))
+    elif cmd == "multistatus":
+        multistatus(args[0])
     else:
         sys.exit(f"unknown subcommand {cmd}\n{__doc__}")
 

@@ -9,22 +9,34 @@ use crate::error::{Error, NotAllowed};
 use crate::http::Method;
 use crate::request::Target;
 
-/// True when the server answers `method` at all: implemented, and TRACE only while
-/// `server.trace` is on.
+/// True when the server answers `method` at all: implemented, TRACE only while
+/// `server.trace` is on, the WebDAV methods only while `[webdav]` is enabled.
 pub fn is_served(config: &Config, method: &Method) -> bool {
-    Method::IMPLEMENTED.contains(method) && (*method != Method::Trace || config.server.trace)
+    let http = Method::IMPLEMENTED.contains(method);
+    let dav = method.is_webdav() && config.webdav.enabled;
+    (http || dav) && (*method != Method::Trace || config.server.trace)
 }
 
 /// Every method the server answers (`OPTIONS *`, and the `Allow` of a CONNECT's 405).
 pub fn served(config: &Config) -> Vec<Method> {
-    let methods = Method::IMPLEMENTED.iter();
+    let methods = Method::IMPLEMENTED.iter().chain(&Method::WEBDAV);
     methods.filter(|m| is_served(config, m)).cloned().collect()
 }
 
 /// True when `client` may use `method` on `url_path` as far as its address tells (credentials
 /// are asked when the request comes). Ignores routes: for a listing's own buttons.
 pub fn permits(config: &Config, url_path: &str, method: &Method, client: IpAddr) -> bool {
-    is_served(config, method) && access::admits(config, url_path, method, client)
+    is_served(config, method) && access::admits(config, url_path, judged_as(method), client)
+}
+
+/// The method `[[acl]]` judges on the request target for `method`: itself, but COPY, which
+/// only reads its source and is judged as GET there (issue 11: "COPY needs read on the source
+/// and write on the destination"); the COPY handler judges the destination as COPY.
+pub fn judged_as(method: &Method) -> &Method {
+    match method {
+        Method::Copy => &Method::Get,
+        other => other,
+    }
 }
 
 /// The methods `client` may use on `target`: `[[acl]]` on the request path, minus the writes
@@ -33,6 +45,7 @@ pub fn permitted(config: &Config, target: &Target<'_>, client: IpAddr) -> Vec<Me
     let read_only = target.is_read_only();
     Method::IMPLEMENTED
         .iter()
+        .chain(&Method::WEBDAV)
         .filter(|m| !(read_only && m.is_write()))
         .filter(|m| permits(config, &target.url_path, m, client))
         .cloned()

@@ -290,7 +290,15 @@ fn run_handler<S: Transport>(
     let trusted = &config.server.trusted_proxies;
     let client = access::client_address(accepted.peer.ip(), head, trusted);
     let body = RequestBody::new(wire, head, config);
-    let mut req = Request::new(head, client, config, &state.cache, &state.metrics, body);
+    let mut req = Request::new(
+        head,
+        client,
+        config,
+        &state.cache,
+        &state.metrics,
+        &state.locks,
+        body,
+    );
     req.secure = accepted.scheme == Scheme::Https;
     req.https_port = state.https_port();
     // SPEC §6: a declared length over `max_body_bytes` is refused before the body is read.

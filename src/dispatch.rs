@@ -4,10 +4,13 @@
 
 use crate::access;
 use crate::allow;
-use crate::config::Config;
+use crate::config::{Config, RouteTarget};
 use crate::cors;
+use crate::dav;
+use crate::dav::locks::Resources;
 use crate::error::{Error, NotAllowed};
-use crate::fs::path::normalize_path;
+use crate::fs::etag;
+use crate::fs::path::{Resolved, normalize_path, resolve};
 use crate::http::Method;
 use crate::http::accept;
 use crate::http::parse::{Head, split_target};
@@ -21,6 +24,10 @@ pub fn handle(req: &mut Request<'_>) -> Result<Response, Error> {
     let method = req.head.method().clone();
     match method {
         Method::Other(_) => return Err(Error::NotImplemented),
+        // With `[webdav]` off a WebDAV method is as unknown as any other (501, as before).
+        ref dav if dav.is_webdav() && !req.config.webdav.enabled => {
+            return Err(Error::NotImplemented);
+        }
         // RFC 9110 §9.3.6: CONNECT's target is an authority (`host:port`), not a path, so it
         // is refused before the target is read as one.
         Method::Connect => {
@@ -72,6 +79,14 @@ fn locate<'a>(
     })
 }
 
+/// Where a COPY or MOVE goes: its `Destination` (RFC 4918 §10.3), decoded, normalised and
+/// routed by [`locate`] exactly as a request target is, so one set of rules confines both.
+/// Resolved here rather than in the handler because routing sits above the handlers.
+fn destination<'a>(config: &'a Config, head: &'a Head) -> Result<Target<'a>, Error> {
+    let raw_path = dav::destination::destination(head)?;
+    locate(config, raw_path, None)
+}
+
 /// `redirect_http` (SPEC §2): 308 to the same path and query on the HTTPS port.
 fn to_https(req: &Request<'_>, port: u16, target: &Target<'_>) -> Result<Response, Error> {
     let host = req
@@ -114,7 +129,10 @@ fn by_method(
     let config = req.config;
     // The listing's delete button posts to `<entry>?delete`: it is a DELETE, checked as one.
     let delete_form = *method == Method::Post && method::post::is_delete_form(target.query);
-    let checked = if delete_form { &Method::Delete } else { method };
+    let checked = match delete_form {
+        true => &Method::Delete,
+        false => allow::judged_as(method),
+    };
     if let Some(why) = allow::refusal(config, target, checked) {
         return Err(allow::not_allowed(config, target, req.client, why));
     }
@@ -125,6 +143,14 @@ fn by_method(
         return Ok(preflight);
     }
     req.user = access::authorize(config, &target.url_path, checked, req.client, req.head)?;
+    // RFC 4918 §10.4, §7: a write's `If` header must hold (412), and a write to what someone
+    // else's lock covers needs that lock's token (423).
+    if config.webdav.enabled && checked.is_write() {
+        let (files, user) = (Disk { config }, req.user.as_deref());
+        let path = &target.url_path;
+        req.locks
+            .check_request(req.head, checked, path, user, &files)?;
+    }
     match routing::answer(method, target) {
         RouteAnswer::Respond(response) => return Ok(response),
         RouteAnswer::File(path) => return method::get::serve_named(req, path),
@@ -139,7 +165,45 @@ fn by_method(
         Method::Put => method::put::handle(req, target),
         Method::Patch => method::patch::handle(req, target),
         Method::Delete => method::delete::handle(req, target),
+        Method::Propfind => method::dav::propfind::handle(req, target),
+        Method::Proppatch => method::dav::proppatch::handle(req, target),
+        Method::Mkcol => method::dav::mkcol::handle(req, target),
+        Method::Copy | Method::Move => {
+            let to = destination(config, req.head)?;
+            method::dav::copymove::handle(req, target, &to, method)
+        }
+        Method::Lock => method::dav::lock::lock(req, target),
+        Method::Unlock => method::dav::lock::unlock(req, target),
         _ => Err(Error::NotImplemented),
+    }
+}
+
+/// The files behind URL paths, as the `If` header and the lock checks see them: what a
+/// read of the path would find (routes, hidden files and symlinks judged as for a GET).
+struct Disk<'c> {
+    config: &'c Config,
+}
+
+impl Disk<'_> {
+    /// What is at `url_path`; `None` when nothing is, or a route other than `dir` answers it.
+    fn find(&self, url_path: &str) -> Option<Resolved> {
+        let route = routing::first_match(self.config, url_path);
+        if route.is_some_and(|route| !matches!(route.target, RouteTarget::Dir(_))) {
+            return None;
+        }
+        let (root, fs_path) = routing::place(self.config, route, url_path);
+        resolve(root, &fs_path, self.config.server.hidden).ok()
+    }
+}
+
+impl Resources for Disk<'_> {
+    fn etag(&self, url_path: &str) -> Option<String> {
+        let found = self.find(url_path)?;
+        (!found.is_dir).then(|| etag::for_file(&found.metadata))
+    }
+
+    fn exists(&self, url_path: &str) -> bool {
+        self.find(url_path).is_some()
     }
 }
 

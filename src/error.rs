@@ -15,7 +15,7 @@ use crate::fs::path::{ResolveError, is_absent};
 use crate::http::body::BodyError;
 use crate::http::multipart::Malformed;
 use crate::http::parse::ParseError;
-use crate::http::response::Response;
+use crate::http::response::{Body, Response};
 
 /// Everything that can stop a request short of a normal response.
 #[derive(Debug)]
@@ -50,6 +50,17 @@ pub enum Error {
     Conflict(Clash),
     /// The disk is full (507).
     InsufficientStorage,
+    /// WebDAV: a lock someone else holds covers the target, and its token was not submitted
+    /// (423, RFC 4918 §11.3).
+    Locked,
+    /// WebDAV: a precondition of RFC 4918 §16 failed; the body is its XML error element.
+    Dav(DavCondition),
+    /// WebDAV: the lock table is full (507): a LOCK waits until locks are released or expire.
+    TooManyLocks,
+    /// WebDAV: a request body the method does not take, such as MKCOL's (415).
+    UnsupportedMediaType,
+    /// WebDAV: a COPY or MOVE `Destination` on another server (502, RFC 4918 §9.8.5).
+    OtherServer,
     /// Over `max_connections` (503 with `Retry-After`).
     Overloaded,
     /// An I/O error on the file system (500 unless mapped below).
@@ -75,6 +86,9 @@ pub enum Oversize {
     },
     /// A chunked body's trailer section, over `max_header_bytes`.
     Trailers,
+    /// A WebDAV XML body over its own limits: its size, or how many elements it has or how
+    /// deeply they nest (`dav::xml`).
+    Xml,
 }
 
 /// Why policy refused (403). It names the kind of rule, never the rule: not its path, its
@@ -93,6 +107,25 @@ pub enum Refusal {
     Root,
     /// A form posted from a page of another site (cross-site request forgery).
     CrossSite,
+    /// A COPY or MOVE whose destination is its source (RFC 4918 §9.8.5).
+    SameResource,
+    /// A COPY or MOVE of a folder into itself, or over a folder that holds the source.
+    Nested,
+    /// A COPY or MOVE to where no `[[acl]]` rule lets this method write, or to a route that
+    /// serves no folder.
+    DestinationClosed,
+}
+
+/// A WebDAV precondition that failed (RFC 4918 §16), with what the client needs to act on it.
+/// The hrefs are percent-encoded absolute paths (`http::encode::encode_path`), safe in XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DavCondition {
+    /// 423: a lock rooted at this href covers the target, and its token was not submitted.
+    LockTokenSubmitted(String),
+    /// 423: a LOCK conflicts with the locks rooted at these hrefs.
+    NoConflictingLock(Vec<String>),
+    /// 409: UNLOCK's `Lock-Token` names no lock whose scope holds the request URI.
+    LockTokenMatchesRequestUri,
 }
 
 /// Why credentials did not do (401).
@@ -115,6 +148,8 @@ pub enum NotAllowed {
     TraceOff,
     /// CONNECT: shelf is not a proxy.
     Connect,
+    /// MKCOL where something exists already (RFC 4918 §9.3.1: only an unmapped URL).
+    Mapped,
 }
 
 /// What a write ran into (409).
@@ -130,6 +165,8 @@ pub enum Clash {
     NamesTaken,
     /// A write's path runs through a file where it needs a folder (`/file.txt/child`).
     FileInTheWay,
+    /// A WebDAV write whose folder does not exist: WebDAV never creates the folders above.
+    NoParent,
 }
 
 impl Error {
@@ -150,6 +187,11 @@ impl Error {
             Error::PreconditionFailed => 412,
             Error::Conflict(_) => 409,
             Error::InsufficientStorage => 507,
+            Error::Locked => 423,
+            Error::Dav(condition) => condition.status(),
+            Error::TooManyLocks => 507,
+            Error::UnsupportedMediaType => 415,
+            Error::OtherServer => 502,
             Error::Overloaded => 503,
             Error::Io(e) => io_status(e),
         }
@@ -184,12 +226,19 @@ impl Error {
     /// The response a client receives for this error: the status, the headers that status
     /// requires, and its one line (status, reason phrase, why) as a short text body.
     pub fn response(&self) -> Response {
+        if let Error::Dav(condition) = self {
+            return condition.response();
+        }
         self.with_headers(Response::error_text(self.status(), self.why().as_deref()))
     }
 
     /// The same error as a small HTML page for a browser, with a link back to the folder
     /// `back` (a decoded URL path).
     pub fn page(&self, back: &str) -> Response {
+        // A WebDAV client reads the XML element; a browser has no use for a page about it.
+        if let Error::Dav(condition) = self {
+            return condition.response();
+        }
         let why = self.why();
         self.with_headers(Response::error_page(self.status(), why.as_deref(), back))
     }
@@ -220,6 +269,9 @@ impl Error {
             Error::BodyTooLarge(Oversize::Trailers) => {
                 "the chunked body's trailers are over max_header_bytes"
             }
+            Error::BodyTooLarge(Oversize::Xml) => {
+                "the XML body is over 1 MiB, 10,000 elements or 64 levels of nesting"
+            }
             Error::NotFound => return None,
             Error::Forbidden(refusal) => refusal_why(*refusal),
             Error::Unauthorized(Login::Missing) => "log in to continue",
@@ -229,10 +281,55 @@ impl Error {
             Error::PreconditionFailed => "the file does not meet the request's If-* conditions",
             Error::Conflict(clash) => clash_why(*clash),
             Error::InsufficientStorage => "the disk is full",
+            Error::Locked => "a lock covers this resource; submit its token in an If header",
+            Error::Dav(_) => return None,
+            Error::TooManyLocks => {
+                "too many locks are held; unlock some or wait for them to expire"
+            }
+            Error::UnsupportedMediaType => "this method takes no body of that kind",
+            Error::OtherServer => "the destination is on another server",
             Error::Overloaded => "too many connections; try again in a moment",
             Error::Io(e) => io_why(e)?,
         };
         Some(Cow::Borrowed(why))
+    }
+}
+
+impl DavCondition {
+    /// The status a failed precondition answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            DavCondition::LockTokenSubmitted(_) | DavCondition::NoConflictingLock(_) => 423,
+            DavCondition::LockTokenMatchesRequestUri => 409,
+        }
+    }
+
+    /// RFC 4918 §16: the status, and a body holding the `DAV:error` element that names the
+    /// precondition (with the hrefs of the locks in the way).
+    fn response(&self) -> Response {
+        let (element, hrefs): (&str, &[String]) = match self {
+            DavCondition::LockTokenSubmitted(href) => {
+                ("lock-token-submitted", std::slice::from_ref(href))
+            }
+            DavCondition::NoConflictingLock(hrefs) => ("no-conflicting-lock", hrefs),
+            DavCondition::LockTokenMatchesRequestUri => ("lock-token-matches-request-uri", &[]),
+        };
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:",
+        );
+        xml.push_str(element);
+        xml.push('>');
+        for href in hrefs {
+            xml.push_str("<D:href>");
+            xml.push_str(href);
+            xml.push_str("</D:href>");
+        }
+        xml.push_str("</D:");
+        xml.push_str(element);
+        xml.push_str("></D:error>\n");
+        Response::new(self.status())
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(Body::Bytes(Cow::Owned(xml.into_bytes())))
     }
 }
 
@@ -258,6 +355,9 @@ fn refusal_why(refusal: Refusal) -> &'static str {
         Refusal::WritesClosed => "writes are not allowed here",
         Refusal::Root => "the root folder cannot be deleted",
         Refusal::CrossSite => "a form on another site may not write here",
+        Refusal::SameResource => "the destination is the source itself",
+        Refusal::Nested => "a folder cannot go inside itself, nor replace a folder holding it",
+        Refusal::DestinationClosed => "writes are not allowed at the destination",
     }
 }
 
@@ -268,6 +368,7 @@ fn not_allowed_why(why: NotAllowed, allow: &str) -> Cow<'static, str> {
         NotAllowed::ReadOnly => "this path cannot be written",
         NotAllowed::TraceOff => "TRACE is turned off",
         NotAllowed::Connect => "shelf is not a proxy",
+        NotAllowed::Mapped => "something exists here already; MKCOL needs a free name",
     };
     match allow.is_empty() {
         true => Cow::Borrowed(why),
@@ -283,6 +384,7 @@ fn clash_why(clash: Clash) -> &'static str {
         Clash::NotAFolder => "the target is a file; upload into a folder",
         Clash::NamesTaken => "too many files already have this name",
         Clash::FileInTheWay => "a file is in the way: the path needs a folder there",
+        Clash::NoParent => "the folder this goes in does not exist; create it first (MKCOL)",
     }
 }
 

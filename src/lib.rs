@@ -10,6 +10,7 @@ pub mod conditional;
 pub mod config;
 pub mod conn;
 pub mod cors;
+pub mod dav;
 pub mod dispatch;
 pub mod error;
 pub mod fs;

@@ -22,8 +22,23 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The `method` label: the implemented methods, then `other` (CONNECT, unknown tokens, and heads
 /// refused before their method was read).
-pub const METHOD_LABELS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "other",
+pub const METHOD_LABELS: [&str; 16] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "TRACE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "other",
 ];
 
 /// The `code` label: the status class.
@@ -235,7 +250,14 @@ fn method_index(method: Option<&Method>) -> usize {
         Some(Method::Delete) => 5,
         Some(Method::Options) => 6,
         Some(Method::Trace) => 7,
-        Some(Method::Connect | Method::Other(_)) | None => 8,
+        Some(Method::Propfind) => 8,
+        Some(Method::Proppatch) => 9,
+        Some(Method::Mkcol) => 10,
+        Some(Method::Copy) => 11,
+        Some(Method::Move) => 12,
+        Some(Method::Lock) => 13,
+        Some(Method::Unlock) => 14,
+        Some(Method::Connect | Method::Other(_)) | None => 15,
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::config::{Config, Route, RouteTarget};
+use crate::dav::locks::Locks;
 use crate::error::Error;
 use crate::http::body::{BodyError, ChunkedReader, LengthReader};
 use crate::http::parse::{BodyFraming, Head};
@@ -27,6 +28,8 @@ pub struct Request<'a> {
     pub cache: &'a Cache,
     /// The server's counters, for what a handler alone sees (compression).
     pub metrics: &'a Arc<Metrics>,
+    /// The WebDAV locks held now (an `Arc`, so a streamed body can keep it).
+    pub locks: &'a Arc<Locks>,
     /// The body, read lazily by the handler that wants it.
     pub body: RequestBody<'a>,
     /// The user who authenticated, for the access log.
@@ -47,6 +50,7 @@ impl<'a> Request<'a> {
         config: &'a Arc<Config>,
         cache: &'a Cache,
         metrics: &'a Arc<Metrics>,
+        locks: &'a Arc<Locks>,
         body: RequestBody<'a>,
     ) -> Request<'a> {
         Request {
@@ -55,6 +59,7 @@ impl<'a> Request<'a> {
             config,
             cache,
             metrics,
+            locks,
             body,
             user: None,
             secure: false,

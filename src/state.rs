@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::cache::Cache;
 use crate::config::Config;
+use crate::dav::locks::Locks;
 use crate::metrics::Metrics;
 
 /// The server state a connection sees.
@@ -16,6 +17,10 @@ pub struct ServerState {
     pub cache: Cache,
     /// Counters and gauges for `/metrics`; they outlive every reload.
     pub metrics: Arc<Metrics>,
+    /// The WebDAV locks; they outlive reloads, not restarts.
+    /// In an `Arc` so that a streamed answer (a PROPFIND Depth 1 multistatus, written after
+    /// its handler returned) can still read it.
+    pub locks: Arc<Locks>,
     /// The port the HTTPS listener is bound to; 0 when there is none.
     https_port: AtomicU16,
     stopping: AtomicBool,
@@ -27,6 +32,7 @@ impl ServerState {
         ServerState {
             cache: Cache::new(config.cache.max_bytes),
             metrics: Arc::new(Metrics::new()),
+            locks: Arc::new(Locks::new()),
             config: RwLock::new(Arc::new(config)),
             https_port: AtomicU16::new(0),
             stopping: AtomicBool::new(false),

@@ -18,6 +18,7 @@ const STACK: &[&[&str]] = &[
     &["method"],
     &["allow"],
     &["request"],
+    &["dav"],
     &["access"],
     &["fs::write"],
     &["error"],

@@ -20,7 +20,7 @@ use super::value::{
 };
 use super::{
     AclRule, CacheConfig, CompressionConfig, Config, ConfigError, CorsConfig, LogConfig, MethodSet,
-    MetricsConfig, PathPattern, Route, RouteTarget, ServerConfig, TlsConfig,
+    MetricsConfig, PathPattern, Route, RouteTarget, ServerConfig, TlsConfig, WebdavConfig,
     check_users_file_unserved,
 };
 
@@ -33,6 +33,7 @@ struct RawConfig {
     compression: RawCompression,
     cache: RawCache,
     cors: RawCors,
+    webdav: RawWebdav,
     log: RawLog,
     metrics: RawMetrics,
     users: BTreeMap<UserName, UserValue>,
@@ -96,6 +97,12 @@ struct RawCache {
 #[serde(deny_unknown_fields, default)]
 struct RawCors {
     origins: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebdav {
+    enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -357,6 +364,9 @@ impl RawConfig {
             },
             cors: CorsConfig {
                 origins: c.list("cors.origins", self.cors.origins, value::origin)?,
+            },
+            webdav: WebdavConfig {
+                enabled: self.webdav.enabled,
             },
             log: LogConfig {
                 level: self.log.level.0,

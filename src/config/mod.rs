@@ -43,6 +43,7 @@ pub struct Config {
     pub compression: CompressionConfig,
     pub cache: CacheConfig,
     pub cors: CorsConfig,
+    pub webdav: WebdavConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     /// User name → bcrypt hash: `[users]` and the users of `server.users_file`.
@@ -139,6 +140,13 @@ pub struct CompressionConfig {
 pub struct CacheConfig {
     pub max_bytes: u64,
     pub max_file_bytes: u64,
+}
+
+/// `[webdav]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebdavConfig {
+    /// Serve the WebDAV methods (RFC 4918 classes 1 and 2).
+    pub enabled: bool,
 }
 
 /// `[cors]`.
@@ -463,6 +471,7 @@ impl Changes {
     }
 
     fn others(&mut self, old: &Config, new: &Config) {
+        self.key("webdav.enabled", &old.webdav.enabled, &new.webdav.enabled);
         let (oz, nz) = (&old.compression, &new.compression);
         self.key("compression.enabled", &oz.enabled, &nz.enabled);
         self.key("compression.level", &oz.level, &nz.level);

@@ -251,9 +251,10 @@ impl TryFrom<Vec<String>> for Methods {
         let mut list = Vec::new();
         for name in &names {
             let method = Method::from_token(&name.to_ascii_uppercase());
-            if !Method::IMPLEMENTED.contains(&method) {
+            if !Method::IMPLEMENTED.contains(&method) && !method.is_webdav() {
                 return Err(format!(
-                    "`{name}` is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"
+                    "`{name}` is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, \
+                     PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
                 ));
             }
             if !list.contains(&method) {

@@ -5,9 +5,9 @@
 //! the ETag.
 
 use std::cmp::Ordering;
-use std::fs;
+use std::fs::{self, Metadata};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::path::{canonical_within, is_visible_name};
@@ -32,36 +32,11 @@ pub struct Entry {
     pub modified: SystemTime,
 }
 
-/// Reads the entries of `dir` that a client may see.
-///
-/// Dot-entries are skipped unless `hidden`, temporary upload files always. Symlinks are reported
-/// by their target's type and size; dangling ones, those whose target lies outside the
-/// canonical `root` (reading them would answer 404, SPEC §3: "treated as absent") and names
-/// that are not UTF-8 are skipped.
+/// Reads the entries of `dir` that a client may see, as [`visible_entries`] yields them.
 pub fn read_entries_within(root: &Path, dir: &Path, hidden: bool) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    for dirent in fs::read_dir(dir)? {
-        let dirent = dirent?;
-        let Ok(name) = dirent.file_name().into_string() else {
-            log::debug!(
-                "listing {}: skipped a name that is not UTF-8",
-                dir.display()
-            );
-            continue;
-        };
-        if !is_visible_name(&name, hidden) {
-            continue;
-        }
-        let path = dirent.path();
-        // The file type from the directory entry costs no extra syscall on Linux.
-        let is_link = dirent.file_type().is_ok_and(|t| t.is_symlink());
-        if is_link && !matches!(canonical_within(root, &path), Ok(Some(_))) {
-            continue;
-        }
-        // fs::metadata follows symlinks; it fails for dangling ones, which we skip.
-        let Ok(meta) = fs::metadata(&path) else {
-            continue;
-        };
+    for visible in visible_entries(root, dir, hidden)? {
+        let Visible { name, meta, .. } = visible?;
         entries.push(Entry {
             name,
             is_dir: meta.is_dir(),
@@ -70,6 +45,77 @@ pub fn read_entries_within(root: &Path, dir: &Path, hidden: bool) -> io::Result<
         });
     }
     Ok(entries)
+}
+
+/// One entry of a folder that a client may see.
+#[derive(Debug)]
+pub struct Visible {
+    /// The file name (UTF-8).
+    pub name: String,
+    /// Where it is: inside the folder, or, for a symlink, its canonical target (inside the root).
+    pub path: PathBuf,
+    /// Its metadata, symlinks followed.
+    pub meta: Metadata,
+}
+
+/// The entries of `dir` that a client may see, read from the directory one at a time, so a
+/// folder of any size is walked in bounded memory (a PROPFIND streams its answer from this).
+///
+/// Dot-entries are skipped unless `hidden`, temporary upload files always. Symlinks are reported
+/// by their target; dangling ones, those whose target lies outside the canonical `root`
+/// (reading them would answer 404, SPEC §3: "treated as absent") and names that are not UTF-8
+/// are skipped.
+pub fn visible_entries(root: &Path, dir: &Path, hidden: bool) -> io::Result<VisibleEntries> {
+    Ok(VisibleEntries {
+        entries: fs::read_dir(dir)?,
+        root: root.to_path_buf(),
+        hidden,
+    })
+}
+
+/// The iterator [`visible_entries`] returns; an error is the directory read's.
+#[derive(Debug)]
+pub struct VisibleEntries {
+    entries: fs::ReadDir,
+    root: PathBuf,
+    hidden: bool,
+}
+
+impl Iterator for VisibleEntries {
+    type Item = io::Result<Visible>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let dirent = match self.entries.next()? {
+                Ok(dirent) => dirent,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Some(visible) = self.visible(&dirent) {
+                return Some(Ok(visible));
+            }
+        }
+    }
+}
+
+impl VisibleEntries {
+    /// The entry, when a client may see it.
+    fn visible(&self, dirent: &fs::DirEntry) -> Option<Visible> {
+        let Ok(name) = dirent.file_name().into_string() else {
+            log::debug!("listing: skipped a name that is not UTF-8");
+            return None;
+        };
+        if !is_visible_name(&name, self.hidden) {
+            return None;
+        }
+        let mut path = dirent.path();
+        // The file type from the directory entry costs no extra syscall on Linux.
+        if dirent.file_type().is_ok_and(|t| t.is_symlink()) {
+            path = canonical_within(&self.root, &path).ok()??;
+        }
+        // fs::metadata follows symlinks; it fails for dangling ones, which we skip.
+        let meta = fs::metadata(&path).ok()?;
+        Some(Visible { name, path, meta })
+    }
 }
 
 /// The column a listing is sorted by.

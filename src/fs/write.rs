@@ -19,7 +19,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +27,7 @@ use rustix::fs::{FlockOperation, Mode, OFlags, flock};
 use rustix::io::Errno;
 
 use super::path::{TEMP_PREFIX, canonical_within, is_absent, is_visible_name};
+use super::tree::{self, Existing, Placed};
 use crate::error::{Clash, Error};
 
 /// Where a write lands.
@@ -43,6 +43,18 @@ pub struct WriteTarget {
     pub created: Vec<PathBuf>,
 }
 
+/// What a write does about folders missing on its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parents {
+    /// Creates them (PUT over plain HTTP, POST).
+    Create,
+    /// Finds nothing there (404): the write needs an existing entry (PATCH, DELETE).
+    Absent,
+    /// Refuses (409): RFC 4918 §9.3.1, §9.7.1, §9.8.5: a WebDAV write never creates the
+    /// folders above it (MKCOL, COPY, MOVE, and PUT with WebDAV on).
+    Conflict,
+}
+
 /// Finds where a write to the normalised path `norm` lands under the canonical `root`.
 ///
 /// Every segment must be a visible name (404 otherwise, as a read of it would be); the root
@@ -50,17 +62,31 @@ pub struct WriteTarget {
 /// folder must be (409). Missing folders are created when `create` is set, and only below an
 /// existing folder that is canonically inside the root; else a missing folder is 404.
 pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<WriteTarget, Error> {
+    let parents = match create {
+        true => Parents::Create,
+        false => Parents::Absent,
+    };
+    locate_with(root, norm, hidden, parents)
+}
+
+/// [`locate`], with what a missing folder on the way means spelled out.
+pub fn locate_with(
+    root: &Path,
+    norm: &str,
+    hidden: bool,
+    parents: Parents,
+) -> Result<WriteTarget, Error> {
     let segments: Vec<&str> = norm.split('/').filter(|s| !s.is_empty()).collect();
     if segments.iter().any(|s| !is_visible_name(s, hidden)) {
         return Err(Error::NotFound);
     }
-    let Some((name, parents)) = segments.split_last() else {
+    let Some((name, folders)) = segments.split_last() else {
         return Err(Error::Conflict(Clash::Folder));
     };
     if norm.ends_with('/') {
         return Err(Error::Conflict(Clash::TrailingSlash));
     }
-    let (dir, created) = parent_dir(root, parents, create)?;
+    let (dir, created) = parent_dir(root, folders, parents)?;
     Ok(WriteTarget {
         path: dir.join(name),
         dir,
@@ -73,7 +99,7 @@ pub fn locate(root: &Path, norm: &str, hidden: bool, create: bool) -> Result<Wri
 fn parent_dir(
     root: &Path,
     parents: &[&str],
-    create: bool,
+    missing_means: Parents,
 ) -> Result<(PathBuf, Vec<PathBuf>), Error> {
     // The longest existing prefix is resolved canonically and checked before anything is
     // created, so a symlinked parent leading outside the root is never written into.
@@ -90,8 +116,11 @@ fn parent_dir(
         return Err(Error::Conflict(Clash::FileInTheWay));
     }
     let missing = &parents[existing..];
-    if !missing.is_empty() && !create {
-        return Err(Error::NotFound);
+    match missing_means {
+        _ if missing.is_empty() => {}
+        Parents::Create => {}
+        Parents::Absent => return Err(Error::NotFound),
+        Parents::Conflict => return Err(Error::Conflict(Clash::NoParent)),
     }
     let mut dir = base;
     let mut created = Vec::new();
@@ -144,11 +173,8 @@ pub struct TempFile {
 impl TempFile {
     /// Creates a new, empty temporary file in `dir` (never reusing an existing name).
     pub fn create_in(dir: &Path) -> io::Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let name = super::owner::temp_name(n);
-            let path = dir.join(name);
+            let path = dir.join(tree::temp_name());
             // create_new: O_EXCL, so a stale file or a symlink planted under this name is
             // never opened.
             match OpenOptions::new()
@@ -193,6 +219,18 @@ impl TempFile {
         }
         // After the rename: it moves the inode's ctime, which the ETag includes.
         self.file.metadata()
+    }
+
+    /// Flushes the data to disk and puts the file at `dest` as [`tree::place`] does (a free
+    /// name only, or replacing what is there, a folder included), then flushes the folder.
+    pub fn place(mut self, dest: &Path, existing: Existing) -> io::Result<Placed> {
+        self.file.sync_all()?;
+        let placed = tree::place(&self.path, dest, existing)?;
+        self.done = placed != Placed::Kept;
+        if let Some(dir) = dest.parent() {
+            sync_dir(dir);
+        }
+        Ok(placed)
     }
 }
 
@@ -340,10 +378,12 @@ pub fn sweep(root: &Path, min_age: Duration) -> Swept {
                 continue;
             };
             let temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if temp && kind.is_file() {
-                swept.count(entry.path(), min_age);
+            match (temp, kind.is_dir()) {
+                // A COPY's folder being filled, or a folder set aside to be deleted: whole.
+                (true, true) => swept.count(entry.path(), min_age),
+                (true, false) if kind.is_file() => swept.count(entry.path(), min_age),
+                (false, true) => pending.push(entry.path()),
+                _ => {}
             }
         }
     }
@@ -369,11 +409,17 @@ impl Swept {
     }
 }
 
-/// Removes the temporary file at `path` if no process holds its lock and nothing has touched
-/// it for `min_age`.
+/// Removes the temporary file or folder at `path` if no process holds its lock and nothing
+/// has touched it for `min_age`. A folder goes with all it holds.
 fn remove_if_abandoned(path: &Path, min_age: Duration) -> Verdict {
-    // Writable: NFS turns flock into a POSIX write lock, which needs it. Never through a link.
-    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    // Writable: NFS turns flock into a POSIX write lock, which needs it (a folder cannot be
+    // opened so; there, its age decides). Never through a link.
+    let access = match is_dir {
+        true => OFlags::RDONLY | OFlags::DIRECTORY,
+        false => OFlags::RDWR,
+    };
+    let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let Ok(file) = rustix::fs::open(path, flags, Mode::empty()).map(File::from) else {
         return Verdict::Skipped;
     };
@@ -400,7 +446,14 @@ fn remove_if_abandoned(path: &Path, min_age: Duration) -> Verdict {
     // The name must still lead to the file judged, not to one created under it since.
     let same =
         fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
-    match same && fs::remove_file(path).is_ok() {
+    if !same {
+        return Verdict::Skipped;
+    }
+    let removed = match is_dir {
+        true => tree::remove_tree(path).is_empty(),
+        false => fs::remove_file(path).is_ok(),
+    };
+    match removed {
         true => Verdict::Removed,
         false => Verdict::Skipped,
     }
@@ -409,6 +462,7 @@ fn remove_if_abandoned(path: &Path, min_age: Duration) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     struct Dir(PathBuf);
 
@@ -593,6 +647,12 @@ mod tests {
             .set_modified(SystemTime::now() - old)
             .unwrap();
         std::os::unix::fs::symlink(r.join("a/keep"), r.join(name("link"))).unwrap();
+        let live_dir = tree::TempDir::create_in(r).unwrap();
+        fs::write(live_dir.path().join("member"), b"x").unwrap();
+        live_dir
+            .dir()
+            .set_modified(SystemTime::now() - old)
+            .unwrap();
         fs::create_dir(r.join(name("dir"))).unwrap();
         leftover(&r.join("a/keep"), old);
         leftover(&r.join("a").join(name("future")), Duration::ZERO);
@@ -607,16 +667,28 @@ mod tests {
         // Abandoned rows.
         leftover(&r.join(name("old")), old);
         leftover(&r.join("a/b").join(name("deep")), old);
+        // A folder a crashed COPY or DELETE left: it goes whole.
+        fs::create_dir_all(r.join(name("olddir")).join("sub")).unwrap();
+        fs::write(r.join(name("olddir")).join("sub/f"), b"x").unwrap();
+        File::open(r.join(name("olddir")))
+            .unwrap()
+            .set_modified(SystemTime::now() - old)
+            .unwrap();
         let swept = sweep(r, margin);
-        assert_eq!(swept.removed, 2);
+        assert_eq!(swept.removed, 3);
+        assert!(!r.join(name("olddir")).exists());
         let mut recent = swept.recent.clone();
         recent.sort();
-        assert_eq!(
-            recent,
-            [r.join(name("recent")), r.join("a").join(name("future"))]
-        );
+        let mut want = [
+            r.join(name("recent")),
+            r.join(name("dir")),
+            r.join("a").join(name("future")),
+        ];
+        want.sort();
+        assert_eq!(recent, want);
         for kept in [
             live.path(),
+            live_dir.path(),
             &r.join(name("link")),
             &r.join(name("dir")),
             &r.join("a/keep"),
@@ -629,6 +701,10 @@ mod tests {
         assert_eq!(again.removed, 1);
         assert!(!r.join(name("recent")).exists());
         assert!(live.path().exists(), "the live one is untouched");
+        assert!(
+            live_dir.path().join("member").exists(),
+            "the live folder too"
+        );
     }
 
     /// A temporary file's lock is held while it is open and dropped with it.

@@ -21,15 +21,35 @@ pub enum Method {
     Options,
     Trace,
     Connect,
+    /// WebDAV (RFC 4918 §9): properties, collections, namespace operations and locks.
+    Propfind,
+    Proppatch,
+    Mkcol,
+    Copy,
+    Move,
+    Lock,
+    Unlock,
     /// A syntactically valid token the server does not implement.
     Other(String),
 }
 
 impl Method {
-    /// Every method the server implements, in the order `Allow` lists them.
-    /// The methods that change what is stored: refused unless an `[[acl]]` rule names them.
+    /// The HTTP methods that change what is stored: refused unless an `[[acl]]` rule names them.
     pub const WRITES: [Method; 4] = [Method::Put, Method::Post, Method::Patch, Method::Delete];
 
+    /// The WebDAV methods, served only with `[webdav] enabled = true`, in the order `Allow`
+    /// lists them.
+    pub const WEBDAV: [Method; 7] = [
+        Method::Propfind,
+        Method::Proppatch,
+        Method::Mkcol,
+        Method::Copy,
+        Method::Move,
+        Method::Lock,
+        Method::Unlock,
+    ];
+
+    /// Every HTTP method the server implements, in the order `Allow` lists them.
     pub const IMPLEMENTED: [Method; 8] = [
         Method::Get,
         Method::Head,
@@ -53,6 +73,13 @@ impl Method {
             "OPTIONS" => Method::Options,
             "TRACE" => Method::Trace,
             "CONNECT" => Method::Connect,
+            "PROPFIND" => Method::Propfind,
+            "PROPPATCH" => Method::Proppatch,
+            "MKCOL" => Method::Mkcol,
+            "COPY" => Method::Copy,
+            "MOVE" => Method::Move,
+            "LOCK" => Method::Lock,
+            "UNLOCK" => Method::Unlock,
             other => Method::Other(other.to_string()),
         }
     }
@@ -69,16 +96,36 @@ impl Method {
             Method::Options => "OPTIONS",
             Method::Trace => "TRACE",
             Method::Connect => "CONNECT",
+            Method::Propfind => "PROPFIND",
+            Method::Proppatch => "PROPPATCH",
+            Method::Mkcol => "MKCOL",
+            Method::Copy => "COPY",
+            Method::Move => "MOVE",
+            Method::Lock => "LOCK",
+            Method::Unlock => "UNLOCK",
             Method::Other(s) => s,
         }
     }
 
-    /// True for the methods that change files: PUT, POST, PATCH, DELETE.
+    /// True for the methods that change files: PUT, POST, PATCH, DELETE, and every WebDAV
+    /// method but PROPFIND (which reads). COPY writes its destination; LOCK creates a file at an
+    /// unmapped URL and keeps others from writing.
     pub fn is_write(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Method::Put | Method::Post | Method::Patch | Method::Delete
+            Method::Get
+                | Method::Head
+                | Method::Options
+                | Method::Trace
+                | Method::Connect
+                | Method::Propfind
+                | Method::Other(_)
         )
+    }
+
+    /// True for the WebDAV methods.
+    pub fn is_webdav(&self) -> bool {
+        Method::WEBDAV.contains(self)
     }
 }
 

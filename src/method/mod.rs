@@ -6,6 +6,7 @@
 //! connection thread's stack probe touches on every request, and an idle connection would
 //! keep those pages resident (12 KiB a thread, measured).
 
+pub mod dav;
 pub mod delete;
 pub mod file;
 pub mod get;

@@ -11,7 +11,15 @@ use crate::request::{Request, Target};
 #[inline(never)] // see method/mod.rs
 pub fn handle(req: &Request<'_>, target: &Target<'_>) -> Result<Response, Error> {
     let allow = allow::header(&allow::permitted(req.config, target, req.client));
-    Ok(Response::new(204).header("Allow", allow))
+    let response = Response::new(204).header("Allow", allow);
+    // RFC 4918 §10.1: compliance classes 1 and 2 (locks). Microsoft's clients look for
+    // `MS-Author-Via` before they offer to write.
+    Ok(match req.config.webdav.enabled {
+        true => response
+            .header("DAV", "1, 2")
+            .header("MS-Author-Via", "DAV"),
+        false => response,
+    })
 }
 
 /// `OPTIONS *`: every method the server implements. Any other method with `*` is malformed.

@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use super::precondition;
 use crate::error::Error;
 use crate::fs::etag;
-use crate::fs::write::{self, TempFile, WriteTarget};
+use crate::fs::write::{self, Parents, TempFile, WriteTarget};
 use crate::http::response::Response;
 use crate::request::{Request, Target};
 
@@ -27,7 +27,14 @@ pub fn handle(req: &mut Request<'_>, target: &Target<'_>) -> Result<Response, Er
         .transpose()?
         .flatten();
     precondition::check(req.head, before.as_ref())?;
-    let dest = write::locate(root, &target.fs_path, hidden, true)?;
+    // RFC 4918 §9.7.1: "A PUT that would result in the creation of a resource without an
+    // appropriately scoped parent collection MUST fail with a 409 (Conflict)": with WebDAV
+    // on, folders come from MKCOL; over plain HTTP, PUT creates them (SPEC §4).
+    let parents = match req.config.webdav.enabled {
+        true => Parents::Conflict,
+        false => Parents::Create,
+    };
+    let dest = write::locate_with(root, &target.fs_path, hidden, parents)?;
     let result = receive(req, root, &dest);
     if result.is_err() {
         write::remove_created(&dest.created);
