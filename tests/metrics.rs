@@ -399,8 +399,11 @@ fn a_move_onto_a_busy_port_keeps_the_old_listener() {
 fn connections_over_the_cap_are_refused_and_counted() {
     let server = start("max_connections = 1", "");
     let _held = server.connect();
-    poll_until("the first connection is admitted", || {
-        count(&scrape(&server), "shelf_connections_open") == 1
+    // Admitted (counted at accept) and on its thread (counted when the thread runs): two
+    // moments, so both are waited for.
+    poll_until("the first connection is admitted and on its thread", || {
+        let text = scrape(&server);
+        count(&text, "shelf_connections_open") == 1 && count(&text, "shelf_connection_threads") >= 1
     });
     let refused = server.send_raw(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert!(refused.starts_with(b"HTTP/1.1 503"), "{refused:?}");
